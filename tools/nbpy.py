@@ -1,0 +1,24 @@
+"""Edit notebooks as text: `python tools/nbpy.py out nbs/01_x.ipynb x.py` writes a percent-format script,
+`python tools/nbpy.py in x.py nbs/01_x.ipynb` writes it back as a clean notebook (outputs dropped,
+standard kernelspec, no jupytext metadata). Needs jupytext (`pip install jupytext`).
+The notebook stays the source of truth: the script is a scratch copy for editing.
+"""
+import sys
+import jupytext
+
+KERNEL = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}
+
+def to_notebook(src, dst):
+    nb = jupytext.read(src, fmt="py:percent")
+    nb.metadata = dict(KERNEL)
+    for c in nb.cells:
+        c.metadata = {k: v for k, v in c.metadata.items() if k == "tags"}
+        if c.cell_type == "code": c.outputs, c.execution_count = [], None
+    jupytext.write(nb, dst, fmt="ipynb")
+
+def to_script(src, dst):
+    jupytext.write(jupytext.read(src), dst, fmt="py:percent")
+
+if __name__ == "__main__":
+    cmd, src, dst = sys.argv[1:4]
+    {"in": to_notebook, "out": to_script}[cmd](src, dst)
