@@ -29,7 +29,7 @@ $(STAMP): settings.ini setup.py
 	touch $@
 
 report: $(STAMP)
-	$(BIN)/insight-nb report demo:telco_churn --target Churn --out $(OUT)/telco_churn
+	$(BIN)/insight-nb report demo:telco_churn --target Churn --out $(OUT)/telco_churn --threads 1
 
 test: $(STAMP) sync-check nbtest pytest
 	@echo "make test: all checks passed"
@@ -37,10 +37,11 @@ test: $(STAMP) sync-check nbtest pytest
 # The module and the README must be exactly what the notebooks export.
 sync-check: $(STAMP)
 	$(BIN)/nbdev_export
+	$(PY) -c "from insight_nb.report import sync_templates; sync_templates()"
 	$(PY) tools/readme.py
-	@if ! git diff --quiet -- insight_nb README.md || [ -n "$$(git status --porcelain --untracked-files=all -- insight_nb README.md)" ]; then \
-	  echo "insight_nb/ or README.md is out of sync with nbs/: run 'make export' and commit both." >&2; \
-	  git status --short -- insight_nb README.md >&2; exit 1; fi
+	@if ! git diff --quiet -- insight_nb nbs/templates README.md || [ -n "$$(git status --porcelain --untracked-files=all -- insight_nb nbs/templates README.md)" ]; then \
+	  echo "insight_nb/, nbs/templates/ or README.md is out of sync with nbs/: run 'make export' and commit both." >&2; \
+	  git status --short -- insight_nb nbs/templates README.md >&2; exit 1; fi
 	@echo "sync-check: insight_nb/ and README.md match nbs/"
 
 nbtest: $(STAMP)
@@ -55,6 +56,7 @@ bench: $(STAMP)
 export: $(STAMP)
 	$(BIN)/nbdev_clean
 	$(BIN)/nbdev_export
+	$(PY) -c "from insight_nb.report import sync_templates; sync_templates()"
 	$(PY) tools/readme.py
 
 clean:

@@ -73,4 +73,7 @@ def main(names: list[str]) -> int:
     return 0 if ok else 1
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    sys.modules.setdefault("run", sys.modules[__name__])  # benchmark modules import the registry from `run`
+    import bench_tabular  # noqa: F401  (registers "tabular", "scaling")
     sys.exit(main(sys.argv[1:]))

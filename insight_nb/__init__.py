@@ -9,7 +9,8 @@ __version__ = "0.0.1"
 import importlib
 
 _SUBMODULES = {"core", "data", "schema", "clean", "profile", "dataset", "recipe", "learner", "callbacks",
-               "features", "models", "evaluate", "compare", "artifact", "cli"}
+               "features", "models", "evaluate", "compare", "artifact", "report", "drivers", "segments", "actions",
+               "fairness", "privacy", "findings", "text", "embeddings", "text_insight", "widgets", "cli"}
 
 def __getattr__(name):
     if name in _SUBMODULES: return importlib.import_module(f"{__name__}.{name}")

@@ -10,16 +10,16 @@ from insight_nb.cli import main
 
 def test_profile_writes_three_files(tmp_path):
     out = tmp_path / "telco"
-    assert main(["report", "demo:telco_churn", "--out", str(out)]) == 0
+    assert main(["profile", "demo:telco_churn", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "profile.html", "profile.json"]
     m = json.loads((out / "manifest.json").read_text())
     assert m["status"] == "ok" and m["data"]["source_sha256"].startswith("16320c9c")
 
 def test_failure_keeps_the_last_good_output(tmp_path, capsys):
     out = tmp_path / "telco"
-    main(["report", "demo:telco_churn", "--out", str(out)])
+    main(["profile", "demo:telco_churn", "--out", str(out)])
     before = (out / "manifest.json").read_text()
-    assert main(["report", "demo:telco_churn", "--target", "Churnn", "--out", str(out)]) == 2
+    assert main(["profile", "demo:telco_churn", "--target", "Churnn", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "Did you mean 'Churn'" in err and "Traceback" not in err
     assert (out / "manifest.json").read_text() == before
@@ -27,7 +27,7 @@ def test_failure_keeps_the_last_good_output(tmp_path, capsys):
 
 def test_unwritable_output(tmp_path, capsys):
     blocker = tmp_path / "file"; blocker.write_text("x")
-    assert main(["report", "demo:telco_churn", "--out", str(blocker / "sub" / "out")]) == 2
+    assert main(["profile", "demo:telco_churn", "--out", str(blocker / "sub" / "out")]) == 2
     assert "cannot create the output folder" in capsys.readouterr().err
 
 def test_console_command_runs(tmp_path):

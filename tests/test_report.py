@@ -1,0 +1,153 @@
+"""`insight-nb report`: papermill templates end to end, the metrics.json contract, and every way a run can fail
+without touching the last good report. Small settings (cv=3, scikit-learn models) keep the file fast."""
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from insight_nb.cli import main
+from insight_nb.report import (TEMPLATES, ReportRunError, build_template, new_template, resolve_report, run_report,
+                               template_path, write_notebook)
+
+FILES = ["findings.json", "manifest.json", "metrics.json", "report.html", "report.ipynb"]
+FAST = dict(cv=3, models=["sk_logreg", "sk_hgb"], n_boot=100)
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # OpenMP spin-waits badly when the cores are shared
+PAYLOAD = 'x"; import os; os.system("echo pwned") # \\" \' \n \u00e9 {cv}'
+
+def digest(folder: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+def check_contract(m: dict, task: str, n_models: int):
+    for k in ("task", "target", "positive_class", "n_rows", "models", "best_model", "test", "timings", "recipe", "data"):
+        assert k in m, k
+    assert m["task"] == task and m["n_rows"] > 0 and len(m["models"]) == n_models
+    for r in m["models"]:
+        assert {"name", "status", "cv", "test", "fit_seconds"} <= set(r)
+        assert r["status"] == "ok" and r["cv"] and r["test"]
+    assert m["best_model"] in [r["name"] for r in m["models"]]
+    need = {"accuracy", "f1_macro", "log_loss"} | ({"roc_auc", "pr_auc"} if task == "binary" else set())
+    assert need <= set(m["test"]), set(m["test"])
+    t = m["timings"]
+    assert {"total_s", "load", "compare", "evaluate", "outputs", "execute_s", "html_s"} <= set(t)
+    assert t["total_s"] >= t["execute_s"] > t["compare"] > 0
+
+@pytest.fixture(scope="module")
+def german(shared_data, tmp_path_factory):
+    "A good German credit report (the tabular template), reused as 'the last good report' by the failure tests."
+    out = tmp_path_factory.mktemp("reports") / "german"
+    res = run_report(shared_data / "german_credit" / "german_credit.csv", "class", params=FAST, out=out, kernel_env=ONE_THREAD)
+    return res
+
+@pytest.fixture(scope="module")
+def crash_template(shared_data, tmp_path_factory):
+    "A test-only template: profile, then a cell that kills the kernel (crash) or raises (fail), then the outputs."
+    nb = new_template(["profile", "outputs"], name="crash_test",
+                      defaults=dict(source=str(shared_data / "german_credit" / "german_credit.csv"), target="class", models=["sk_logreg"]))
+    nb.cells[1].source += "\ncrash = False  # kill the kernel\nfail = False  # raise in a cell"
+    import nbformat
+    nb.cells.insert(5, nbformat.v4.new_code_cell("import os\nif crash: os._exit(1)\nif fail: raise ValueError('deliberate failure')",
+                                                 metadata={"tags": ["stage-crash"]}))
+    return write_notebook(nb, tmp_path_factory.mktemp("templates") / "crash_test.ipynb")
+
+def test_german_credit_report(german):
+    assert set(FILES) <= {p.name for p in german.out.iterdir()}
+    m = json.loads((german.out / "metrics.json").read_text())
+    check_contract(m, "binary", 2)
+    assert (m["target"], m["positive_class"], m["n_rows"]) == ("class", "bad", 1000)
+    assert 0 < m["threshold"]["threshold"] < 1
+    man = json.loads((german.out / "manifest.json").read_text())
+    assert man["status"] == "ok" and man["exit_status"] == 0 and man["seed"] == 0 and man["parameters"]["cv"] == 3
+    assert man["data"]["source_sha256"] == m["data"]["source_sha256"] and man["versions"]["papermill"]
+    assert man["started"] < man["finished"]
+    f = json.loads((german.out / "findings.json").read_text())["findings"]
+    assert f[0]["rank"] == 1 and {"best_model", "threshold"} <= {x["kind"] for x in f}
+    assert all(x["text"] and x["severity"] in ("critical", "high", "warning", "medium", "low", "info") for x in f)
+    html = (german.out / "report.html").read_text()
+    assert "data:image/png;base64" in html and "<script src=" not in html and "Recipe.from_params" not in html
+    assert not list(german.out.parent.glob(".german*"))  # no staging folders left
+
+def test_banking77_text_report(tmp_path):
+    res = run_report("demo:banking77", "category", template="text_report", params=dict(cv=3, n_boot=50), out=tmp_path / "b77",
+                     kernel_env=ONE_THREAD)
+    assert set(FILES) <= {p.name for p in res.out.iterdir()}
+    m = json.loads((res.out / "metrics.json").read_text())
+    check_contract(m, "multiclass", 1)
+    assert m["best_model"] == "sk_tfidf_logreg" and m["test"]["accuracy"] > 0.7 and len(m["classes"]) == 77
+    assert m["positive_class"] is None and "threshold" not in m
+
+def test_killed_kernel_keeps_last_good_report(german, crash_template, capsys):
+    before = digest(german.out)
+    rc = main(["report", "--template", str(crash_template), "-p", "crash=true", "--out", str(german.out)])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "kernel died" in err and "german.failed" in err and "Traceback" not in err
+    assert digest(german.out) == before
+    failed = german.out.with_name("german.failed")
+    nb = json.loads((failed / "report.ipynb").read_text())
+    assert any("papermill-error-cell-tag" in c["metadata"].get("tags", []) for c in nb["cells"])
+    assert json.loads((failed / "manifest.json").read_text())["status"] == "failed"
+
+def test_cell_exception_keeps_last_good_report(german, crash_template, capsys):
+    before = digest(german.out)
+    with pytest.raises(ReportRunError, match="ValueError: deliberate failure"):
+        run_report(template=crash_template, params=dict(fail=True), out=german.out)
+    assert digest(german.out) == before
+    nb = (german.out.with_name("german.failed") / "report.ipynb").read_text()
+    assert "deliberate failure" in nb and "papermill-error-cell" in nb
+
+def test_injection_arrives_as_literal_string(crash_template, tmp_path):
+    import papermill as pm
+    from papermill.parameterize import parameterize_notebook
+    nb = pm.iorw.load_notebook_node(str(template_path("tabular_report")))
+    for s in (PAYLOAD, "\\", "'''", '"""', "\\n", "a\rb\x00c"):
+        cell = next(c for c in parameterize_notebook(nb, {"title": s}).cells if "injected-parameters" in c.metadata.get("tags", []))
+        ns = {}
+        exec(cell.source, ns)
+        assert ns["title"] == s
+    res = run_report(template=crash_template, params=["title=" + PAYLOAD], out=tmp_path / "inj")
+    assert json.loads((res.out / "metrics.json").read_text())["recipe"]["title"] == PAYLOAD
+    streams = [o for c in json.loads((res.out / "report.ipynb").read_text())["cells"] for o in c.get("outputs", []) if o["output_type"] == "stream"]
+    assert not any("pwned" in "".join(o["text"]) for o in streams)  # the echo never ran
+
+def test_errors_before_any_kernel(tmp_path, capsys, shared_data):
+    data = str(shared_data / "german_credit" / "german_credit.csv")
+    blocker = tmp_path / "file"; blocker.write_text("x")
+    cases = [
+        (["report", data, "--target", "clas"], "Did you mean 'class'"),
+        (["report", str(tmp_path / "nope.csv"), "--target", "y"], "does not exist"),
+        (["report", data, "--target", "class", "-p", "cv=three"], "cv must be an integer"),
+        (["report", data, "--target", "class", "-p", "folds=3"], "unknown parameter 'folds'"),
+        (["report", data, "--target", "class", "--template", "tabular_reprot"], "Did you mean 'tabular_report'"),
+        (["report", data, "--target", "class", "-p", "models=[sk_logrg]"], "Did you mean 'sk_logreg'"),
+        (["report", data, "--target", "class", "--out", str(blocker / "sub" / "out")], "cannot create the output folder"),
+    ]
+    bad = tmp_path / "bad.yml"; bad.write_text("evaluation:\n  cv: 3\n seed: 1\n")
+    cases.append((["report", data, "--target", "class", "--config", str(bad)], "malformed YAML at line 3"))
+    cases.append((["report", data, "--target", "class", "--config", str(tmp_path / "none.yml")], "does not exist"))
+    for argv, msg in cases:
+        assert main(argv + (["--out", str(tmp_path / "o")] if "--out" not in argv else [])) == 2, argv
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err, (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yml", "file"]  # nothing written
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")
+def test_read_only_output_folder(tmp_path, capsys):
+    ro = tmp_path / "ro"; ro.mkdir(); ro.chmod(0o555)
+    try: assert main(["report", "demo:telco_churn", "--out", str(ro / "out")]) == 2
+    finally: ro.chmod(0o755)
+    assert "not writable" in capsys.readouterr().err
+
+def test_parameter_precedence(tmp_path):
+    cfg = tmp_path / "run.yml"; cfg.write_text("evaluation: {cv: 4, seed: 3}\nbusiness: {contact_cost: 5}\n")
+    s = resolve_report("demo:telco_churn", config=cfg, params=["seed=7"])
+    assert (s.params["cv"], s.params["seed"], s.params["contact_cost"], s.params["target"]) == (4, 7, 5.0, "Churn")
+    assert s.origins["seed"] == "-p seed" and s.origins["cv"].startswith("--config")
+
+def test_shipped_templates_are_in_sync():
+    root = Path(__file__).resolve().parents[1]
+    for name in TEMPLATES:
+        built = json.dumps(build_template(name), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+        assert (root / "nbs" / "templates" / f"{name}.ipynb").read_text() == built, "run make export"
+        assert template_path(name).read_text() == built, "run make export"
