@@ -6,7 +6,7 @@ The notebook stays the source of truth: the script is a scratch copy for editing
 import sys
 import jupytext
 
-KERNEL = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}
+KERNEL = {"kernelspec": {"display_name": "python3", "language": "python", "name": "python3"}}
 
 def to_notebook(src, dst):
     nb = jupytext.read(src, fmt="py:percent")
