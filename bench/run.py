@@ -76,4 +76,6 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
     sys.modules.setdefault("run", sys.modules[__name__])  # benchmark modules import the registry from `run`
     import bench_tabular  # noqa: F401  (registers "tabular", "scaling")
+    import bench_widgets  # noqa: F401  (registers "widgets")
+    import bench_report  # noqa: F401  (registers "report", "sweep")
     sys.exit(main(sys.argv[1:]))

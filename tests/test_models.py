@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from insight_nb.core import InsightError
-from insight_nb.models import (ArrayLoader, LogReg, TabularMLP, TorchTabularClassifier, cv_auc, module_from_architecture,
+from insight_nb.models import (ArrayLoader, LogReg, TabularMLP, TorchTabularClassifier, module_from_architecture,
                                resolve_class_weight, roc_auc)
 
 
@@ -151,13 +151,11 @@ def test_errors(telco):
     assert "epochs=3" in repr(TorchTabularClassifier(epochs=3))
 
 
-def test_cv_auc_runs_on_a_small_dataset(telco):
+def test_torch_candidates_cross_validate_like_sklearn(telco):
+    from insight_nb.compare import CANDIDATES, cross_validate
     ds, _ = telco
-    from insight_nb.dataset import prepare
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sub = prepare(ds.frame.iloc[:800].drop(columns=["customerID"]), "Churn")
-    r = cv_auc(sub, "logreg", n_splits=3, epochs=5)
-    assert len(r["folds"]) == 3 and 0.7 < r["mean"] <= 1
-    b = cv_auc(sub, "sklearn_logreg", n_splits=3)
-    assert abs(b["mean"] - r["mean"]) < 0.05
+    rows = np.arange(800)
+    r = cross_validate(CANDIDATES["torch_logreg"], ds, rows, cv=3)
+    assert len(r["folds"]) == 3 and 0.7 < r["mean"]["roc_auc"] <= 1
+    b = cross_validate(CANDIDATES["sk_logreg"], ds, rows, cv=3)
+    assert abs(b["mean"]["roc_auc"] - r["mean"]["roc_auc"]) < 0.05

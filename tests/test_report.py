@@ -11,8 +11,9 @@ from insight_nb.cli import main
 from insight_nb.report import (TEMPLATES, ReportRunError, build_template, new_template, resolve_report, run_report,
                                template_path, write_notebook)
 
-FILES = ["findings.json", "manifest.json", "metrics.json", "report.html", "report.ipynb"]
+FILES = ["findings.json", "manifest.json", "metrics.json", "reference.json", "report.html", "report.ipynb"]
 FAST = dict(cv=3, models=["sk_logreg", "sk_hgb"], n_boot=100)
+SEVERITIES = ("high", "medium", "low", "info")
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # OpenMP spin-waits badly when the cores are shared
 PAYLOAD = 'x"; import os; os.system("echo pwned") # \\" \' \n \u00e9 {cv}'
 
@@ -37,7 +38,8 @@ def check_contract(m: dict, task: str, n_models: int):
 def german(shared_data, tmp_path_factory):
     "A good German credit report (the tabular template), reused as 'the last good report' by the failure tests."
     out = tmp_path_factory.mktemp("reports") / "german"
-    res = run_report(shared_data / "german_credit" / "german_credit.csv", "class", params=FAST, out=out, kernel_env=ONE_THREAD)
+    res = run_report(shared_data / "german_credit" / "german_credit.csv", "class", params=FAST | dict(sensitive=["personal_status", "age"]), out=out,
+                     kernel_env=ONE_THREAD)
     return res
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,7 @@ def crash_template(shared_data, tmp_path_factory):
     return write_notebook(nb, tmp_path_factory.mktemp("templates") / "crash_test.ipynb")
 
 def test_german_credit_report(german):
-    assert set(FILES) <= {p.name for p in german.out.iterdir()}
+    assert sorted(p.name for p in german.out.iterdir()) == FILES
     m = json.loads((german.out / "metrics.json").read_text())
     check_contract(m, "binary", 2)
     assert (m["target"], m["positive_class"], m["n_rows"]) == ("class", "bad", 1000)
@@ -62,20 +64,31 @@ def test_german_credit_report(german):
     assert man["data"]["source_sha256"] == m["data"]["source_sha256"] and man["versions"]["papermill"]
     assert man["started"] < man["finished"]
     f = json.loads((german.out / "findings.json").read_text())["findings"]
-    assert f[0]["rank"] == 1 and {"best_model", "threshold"} <= {x["kind"] for x in f}
-    assert all(x["text"] and x["severity"] in ("critical", "high", "warning", "medium", "low", "info") for x in f)
+    assert f[0]["rank"] == 1 and {"best_model", "threshold", "drivers", "action"} <= {x["kind"] for x in f}
+    assert all(x["text"] and x["title"] and x["severity"] in SEVERITIES for x in f)
+    assert [SEVERITIES.index(x["severity"]) for x in f] == sorted(SEVERITIES.index(x["severity"]) for x in f)
+    # the insight cells: drivers with sentences, held-out-checked segments, the targeting plan, fairness for the sensitive columns
+    assert m["drivers"]["top"] and m["drivers"]["sentences"] and m["drivers"]["meta"]["n_repeats"] <= 3
+    assert m["segments"]["meta"]["n_holdout"] > 0 and all(r["holdout_n"] > 0 for r in m["segments"]["kept"])
+    assert m["targeting"]["params"]["contact_cost"] == 10.0 and 0 <= m["targeting"]["k"] <= m["targeting"]["n"]
+    assert set(m["fairness"]["columns"]) == {"personal_status", "age band"} and m["fairness"]["params"]["threshold"] == m["threshold"]["threshold"]
+    assert m["history"] == {"previous": None, "flagged": [], "meta": {"primary_metric": "roc_auc"}}
+    assert "MonthlyCharges" not in json.loads((german.out / "reference.json").read_text())["columns"]
+    assert {"credit_amount", "purpose"} <= set(json.loads((german.out / "reference.json").read_text())["columns"])
     html = (german.out / "report.html").read_text()
+    for heading in ("What drives the prediction", "Who is most and least at risk", "Whom to contact", "Fairness", "Since the previous run"):
+        assert heading in html, heading
     assert "data:image/png;base64" in html and "<script src=" not in html and "Recipe.from_params" not in html
     assert not list(german.out.parent.glob(".german*"))  # no staging folders left
 
 def test_banking77_text_report(tmp_path):
     res = run_report("demo:banking77", "category", template="text_report", params=dict(cv=3, n_boot=50), out=tmp_path / "b77",
                      kernel_env=ONE_THREAD)
-    assert set(FILES) <= {p.name for p in res.out.iterdir()}
+    assert sorted(p.name for p in res.out.iterdir()) == FILES
     m = json.loads((res.out / "metrics.json").read_text())
     check_contract(m, "multiclass", 1)
     assert m["best_model"] == "sk_tfidf_logreg" and m["test"]["accuracy"] > 0.7 and len(m["classes"]) == 77
-    assert m["positive_class"] is None and "threshold" not in m
+    assert m["positive_class"] is None and "threshold" not in m and "history" in m and "drivers" not in m
 
 def test_killed_kernel_keeps_last_good_report(german, crash_template, capsys):
     before = digest(german.out)
@@ -121,6 +134,7 @@ def test_errors_before_any_kernel(tmp_path, capsys, shared_data):
         (["report", data, "--target", "class", "-p", "folds=3"], "unknown parameter 'folds'"),
         (["report", data, "--target", "class", "--template", "tabular_reprot"], "Did you mean 'tabular_report'"),
         (["report", data, "--target", "class", "-p", "models=[sk_logrg]"], "Did you mean 'sk_logreg'"),
+        (["report", data, "--target", "class", "-p", "sensitive=[agee]"], "Did you mean 'age'"),
         (["report", data, "--target", "class", "--out", str(blocker / "sub" / "out")], "cannot create the output folder"),
     ]
     bad = tmp_path / "bad.yml"; bad.write_text("evaluation:\n  cv: 3\n seed: 1\n")
@@ -132,12 +146,15 @@ def test_errors_before_any_kernel(tmp_path, capsys, shared_data):
         assert msg in err and "Traceback" not in err, (argv, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yml", "file"]  # nothing written
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")
-def test_read_only_output_folder(tmp_path, capsys):
+def test_read_only_output_folder(tmp_path, capsys, monkeypatch):
     ro = tmp_path / "ro"; ro.mkdir(); ro.chmod(0o555)
+    # root may write anywhere (CI runs as root), so the permission answer is what the check must act on
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if str(p).startswith(str(ro)) else real_access(p, mode, *a, **k))
     try: assert main(["report", "demo:telco_churn", "--out", str(ro / "out")]) == 2
     finally: ro.chmod(0o755)
     assert "not writable" in capsys.readouterr().err
+    assert list(ro.iterdir()) == []
 
 def test_parameter_precedence(tmp_path):
     cfg = tmp_path / "run.yml"; cfg.write_text("evaluation: {cv: 4, seed: 3}\nbusiness: {contact_cost: 5}\n")

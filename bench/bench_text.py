@@ -1,0 +1,289 @@
+"""Text benchmarks (issue "Text insight with transformers"): banking77 and airline tweets with the fast
+embedding path and fine-tuned MiniLM, int8 vs fp32 CPU inference, and training throughput with and
+without length bucketing. `text_gpu` compares insight_nb's per-epoch time with HF Trainer's on a GPU.
+
+Protocols: banking77 official train/test split (bundled demo data); airline tweets deduplicated on text,
+stratified 80/20 split, seed 0 (non-commercial licence: read from shared/data, never bundled).
+Run one part alone with `python bench/bench_text.py PART` (parts: see PARTS below).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+if __name__ == "__main__": sys.path.insert(0, str(Path(__file__).parent))
+from run import OUT, ROOT, bench, table
+
+SHARED = Path(os.environ.get("INSIGHT_NB_SHARED_DATA", ROOT.parent / "shared" / "data"))
+MODELS = OUT / "text_models"      # fine-tuned models, reused by the int8 part
+# torch threads: all cores by default. On a machine shared with other jobs, BENCH_TEXT_THREADS=1 can be several times
+# faster (OpenMP threads spin-wait when cores are oversubscribed).
+THREADS = int(os.environ.get("BENCH_TEXT_THREADS", os.cpu_count() or 1))
+
+# Fine-tuning settings (chosen before looking at test results; no selection on test)
+BANKING_FT = dict(max_length=64, epochs=int(os.environ.get("BENCH_TEXT_BANKING_EPOCHS", 6)), lr=1e-4, batch_size=32, warmup=0.1, weight_decay=0.01, seed=0)
+AIRLINE_FT = dict(max_length=64, epochs=4, lr=5e-5, batch_size=32, warmup=0.1, weight_decay=0.01, seed=0)
+
+
+def banking77():
+    from insight_nb.data import load_demo
+    tr, te = load_demo("banking77", "train"), load_demo("banking77", "test")
+    return (tr.text.tolist(), tr.category.to_numpy()), (te.text.tolist(), te.category.to_numpy())
+
+
+def airline():
+    "Deduplicated on text, stratified 80/20 split, seed 0."
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+    df = pd.read_csv(SHARED / "airline_sentiment" / "tweets.csv").drop_duplicates(subset="text").reset_index(drop=True)
+    tr, te = train_test_split(np.arange(len(df)), test_size=0.2, stratify=df.airline_sentiment, random_state=0)
+    pick = lambda rows: (df.text.iloc[rows].tolist(), df.airline_sentiment.iloc[rows].to_numpy())
+    return pick(tr), pick(te)
+
+
+def _scores(y, proba, classes):
+    from insight_nb.evaluate import multiclass_metrics
+    m = multiclass_metrics(y, proba, labels=classes)
+    return dict(accuracy=m["accuracy"], f1_macro=m["f1_macro"])
+
+
+def _quiet():
+    warnings.simplefilter("ignore")
+
+
+def fast_path(name, data, n_repeat_warm=1) -> dict:
+    "Embeddings (cold cache in a fresh folder, then warm) + LogisticRegression(C=10), end to end."
+    from insight_nb.embeddings import EmbeddingClassifier
+    (xtr, ytr), (xte, yte) = data
+    cache = Path(tempfile.mkdtemp(prefix="insight_nb_emb_bench_"))
+    try:
+        res = {}
+        for run in ("cold", "warm"):
+            t0 = time.perf_counter()
+            clf = EmbeddingClassifier(cache_dir=cache).fit(xtr, ytr)
+            p = clf.predict_proba(xte)
+            res[run] = dict(seconds=time.perf_counter() - t0, train_embed_seconds=clf.embed_seconds_,
+                            head_fit_seconds=clf.fit_seconds_ - clf.embed_seconds_, **_scores(yte, p, clf.classes_))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    res.update(name=name, n_train=len(xtr), n_test=len(xte))
+    return res
+
+
+def finetune(name, data, params, save_to=None, curve=True) -> dict:
+    "Fine-tune MiniLM with TextClassifier on the train part; test metrics per epoch are recorded for the curve only."
+    from insight_nb.learner import Callback
+    from insight_nb.text import TextClassifier
+    (xtr, ytr), (xte, yte) = data
+    rows = []
+
+    class TestCurve(Callback):
+        order = 100
+        def after_epoch(self):
+            if not curve: return
+            t0 = time.perf_counter()
+            p = self.clf.predict_proba(xte)
+            row = dict(epoch=self.learn.epoch + 1, train_loss=self.learn.history[-1]["train_loss"], **_scores(yte, p, self.clf.classes_),
+                       eval_s=time.perf_counter() - t0)
+            rows.append(row)
+            if save_to: self.clf.save(save_to)   # the latest epoch's model (the int8 part can start from it)
+            print(f"  [{name}] epoch {row['epoch']}: train_loss {row['train_loss']:.4f}  test acc {row['accuracy']:.4f}  "
+                  f"macro-F1 {row['f1_macro']:.4f}", flush=True)
+
+    cb = TestCurve()
+    clf = TextClassifier(**params, callbacks=[cb], progress=False)
+    cb.clf = clf   # predict_proba works during fit: model_, tokenizer_ and max_length_ are set before training
+    t0 = time.perf_counter()
+    clf.fit(xtr, ytr)
+    fit_s = time.perf_counter() - t0
+    p = clf.predict_proba(xte)
+    final = _scores(yte, p, clf.classes_)
+    eval_s = sum(r["eval_s"] for r in rows)
+    tp = clf.throughput_.rows
+    out = dict(name=name, params=params, n_train=len(xtr), n_test=len(xte), fit_seconds_incl_curve=fit_s, curve_eval_seconds=eval_s,
+               train_samples_per_s=clf.train_samples_per_s_, epoch_train_seconds=[r["train_seconds"] for r in tp],
+               curve=rows, **final)
+    if save_to:
+        clf.save(save_to); out["saved_to"] = str(save_to)
+    return out
+
+
+@bench("text")
+def bench_text(parts=None) -> dict:
+    "Fast path and fine-tuned MiniLM on banking77 and airline tweets, int8 vs fp32, bucketing vs not."
+    _quiet()
+    import torch
+    torch.set_num_threads(THREADS)
+    parts = parts or list(PARTS)
+    res = {}
+    for p in parts:
+        print(f"-- {p}", flush=True)
+        t0 = time.perf_counter()
+        res[p] = PARTS[p]()
+        res[p]["part_seconds"] = time.perf_counter() - t0
+        (OUT / f"text_{p}.json").write_text(json.dumps(res[p], indent=2, default=str))
+    return summarize(res)
+
+
+def part_fast_banking77():
+    r = fast_path("banking77", banking77())
+    print(table([dict(cache=k, seconds=f"{r[k]['seconds']:.1f}", accuracy=f"{r[k]['accuracy']:.4f}", f1_macro=f"{r[k]['f1_macro']:.4f}") for k in ("cold", "warm")]))
+    return r
+
+
+def part_fast_airline():
+    r = fast_path("airline", airline())
+    print(table([dict(cache=k, seconds=f"{r[k]['seconds']:.1f}", accuracy=f"{r[k]['accuracy']:.4f}", f1_macro=f"{r[k]['f1_macro']:.4f}") for k in ("cold", "warm")]))
+    return r
+
+
+def part_ft_banking77():
+    r = finetune("banking77", banking77(), BANKING_FT, MODELS / "banking77")
+    print(f"banking77 fine-tuned: acc {r['accuracy']:.4f}  macro-F1 {r['f1_macro']:.4f}  {r['train_samples_per_s']:.0f} samples/s")
+    return r
+
+
+def part_ft_airline():
+    r = finetune("airline", airline(), AIRLINE_FT, MODELS / "airline")
+    print(f"airline fine-tuned: acc {r['accuracy']:.4f}  macro-F1 {r['f1_macro']:.4f}  {r['train_samples_per_s']:.0f} samples/s")
+    return r
+
+
+def part_int8(model_dir=None, n=int(os.environ.get("BENCH_TEXT_INT8_N", 0)) or None):
+    "int8 dynamic quantization of the fine-tuned banking77 model: accuracy and throughput vs fp32 on the test set."
+    from insight_nb.text import TextClassifier
+    from insight_nb.text_insight import inference_speed, quantize
+    model_dir = Path(model_dir or MODELS / "banking77")
+    if not model_dir.exists():
+        return dict(skipped=f"{model_dir} not found: run the ft_banking77 part first")
+    _, (xte, yte) = banking77()
+    if n: xte, yte = xte[:n], yte[:n]
+    fp32 = TextClassifier.load(model_dir)
+    q = quantize(fp32)
+    rows = {}
+    for name, clf in (("fp32", fp32), ("int8", q), ("fp32 again", fp32), ("int8 again", q)):
+        s = inference_speed(clf, xte, batch_size=64)
+        p = clf.predict_proba(xte)
+        rows[name] = dict(texts_per_s=s["texts_per_s"], **_scores(yte, p, clf.classes_))
+    best = lambda k: max(rows[k]["texts_per_s"], rows[k + " again"]["texts_per_s"])
+    out = dict(rows=rows, speedup=best("int8") / best("fp32"), accuracy_drop=rows["fp32"]["accuracy"] - rows["int8"]["accuracy"],
+               model_mb=dict(fp32=_size_mb(fp32.model_), int8=_size_mb(q.model_)))
+    print(table([dict(model=k, texts_per_s=f"{v['texts_per_s']:.0f}", accuracy=f"{v['accuracy']:.4f}") for k, v in rows.items()]))
+    print(f"int8 speedup {out['speedup']:.2f}x, accuracy drop {out['accuracy_drop'] * 100:.2f} points")
+    return out
+
+
+def _size_mb(model):
+    import io
+    import torch
+    buf = io.BytesIO(); torch.save(model.state_dict(), buf)
+    return buf.tell() / 2**20
+
+
+def part_bucketing(n=int(os.environ.get("BENCH_TEXT_BUCKET_N", 2000))):
+    "Training samples/s with and without length bucketing: 1 epoch each on the same banking77 and airline rows."
+    from insight_nb.text import TextClassifier
+    out = {}
+    for name, data in (("banking77", banking77()), ("airline", airline())):
+        (xtr, ytr), _ = data
+        rng = np.random.default_rng(0)
+        rows = rng.choice(len(xtr), n, replace=False)
+        x, y = [xtr[i] for i in rows], ytr[rows]
+        r = {}
+        for bucket in (True, False, True, False):
+            clf = TextClassifier(max_length=128, epochs=1, batch_size=32, bucket=bucket, seed=0).fit(x, y)
+            r.setdefault(str(bucket), []).append(clf.train_samples_per_s_)
+        out[name] = dict(bucketed=max(r["True"]), unbucketed=max(r["False"]), runs=r)
+        out[name]["ratio"] = out[name]["bucketed"] / out[name]["unbucketed"]
+    print(table([dict(data=k, bucketed=f"{v['bucketed']:.0f}", unbucketed=f"{v['unbucketed']:.0f}", ratio=f"{v['ratio']:.2f}x") for k, v in out.items()]))
+    return out
+
+
+PARTS = {"fast_banking77": part_fast_banking77, "fast_airline": part_fast_airline, "int8": part_int8, "bucketing": part_bucketing,
+         "ft_airline": part_ft_airline, "ft_banking77": part_ft_banking77}
+
+
+def summarize(res) -> dict:
+    g = lambda *ks: _get(res, ks)
+    fb, fa = g("fast_banking77"), g("fast_airline")
+    tb, ta, q = g("ft_banking77"), g("ft_airline"), g("int8")
+    checks = {}
+    if fb: checks.update({"banking77 fast path test accuracy >= 0.92": fb["cold"]["accuracy"] >= 0.92,
+                          "banking77 fast path end to end < 90 s (cold cache)": fb["cold"]["seconds"] < 90})
+    if tb: checks["banking77 fine-tuned test accuracy >= 0.93"] = tb["accuracy"] >= 0.93
+    if ta: checks.update({"airline fine-tuned accuracy >= 0.84": ta["accuracy"] >= 0.84, "airline fine-tuned macro-F1 >= 0.78": ta["f1_macro"] >= 0.78})
+    if q and "speedup" in q: checks.update({"int8 >= 1.5x fp32 throughput": q["speedup"] >= 1.5, "int8 accuracy within 1 point": q["accuracy_drop"] <= 0.01})
+    for k, v in checks.items(): print(f"  {'PASS' if v else 'FAIL'}  {k}")
+    return dict(parts=res, checks=checks, **{"pass": all(checks.values())})
+
+
+def _get(d, ks):
+    for k in ks: d = d.get(k, {}) if isinstance(d, dict) else {}
+    return d
+
+
+GPU_CHILD = r'''
+import json, sys, time, warnings
+warnings.simplefilter("ignore")
+import numpy as np, torch
+sys.path.insert(0, "bench")
+from bench_text import banking77, BANKING_FT
+from insight_nb.text import TextClassifier, load_tokenizer, load_classifier
+(xtr, ytr), _ = banking77()
+epochs = int(sys.argv[1])
+clf = TextClassifier(**{**BANKING_FT, "epochs": epochs}, device="cuda").fit(xtr, ytr)
+ours = [r["train_seconds"] for r in clf.throughput_.rows]
+# HF Trainer on the same data, model, batch size, max_length, schedule and bf16
+import transformers
+from torch.utils.data import Dataset
+classes = sorted(set(ytr)); y = np.array([classes.index(v) for v in ytr])
+tok = load_tokenizer(None)
+enc = tok(list(xtr), truncation=True, max_length=BANKING_FT["max_length"])
+class DS(Dataset):
+    def __len__(self): return len(y)
+    def __getitem__(self, i): return {"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i], "labels": int(y[i])}
+model = load_classifier(None, len(classes))
+times = []
+class T(transformers.TrainerCallback):
+    def on_epoch_begin(self, *a, **k): torch.cuda.synchronize(); self.t0 = time.perf_counter()
+    def on_epoch_end(self, *a, **k): torch.cuda.synchronize(); times.append(time.perf_counter() - self.t0)
+args = transformers.TrainingArguments("/tmp/hf_trainer_bench", per_device_train_batch_size=BANKING_FT["batch_size"], num_train_epochs=epochs,
+    learning_rate=BANKING_FT["lr"], warmup_ratio=BANKING_FT["warmup"], weight_decay=BANKING_FT["weight_decay"], bf16=True,
+    lr_scheduler_type="cosine", save_strategy="no", report_to=[], logging_strategy="no", dataloader_num_workers=2,
+    group_by_length=True, optim="adamw_torch_fused", seed=0)
+trainer = transformers.Trainer(model=model, args=args, train_dataset=DS(), data_collator=transformers.DataCollatorWithPadding(tok), callbacks=[T()])
+trainer.train()
+print(json.dumps(dict(insight_nb_epoch_s=ours, hf_trainer_epoch_s=times, gpu=torch.cuda.get_device_name())))
+'''
+
+
+@bench("text_gpu")
+def bench_text_gpu(epochs: int = 3) -> dict:
+    "GPU: insight_nb's per-epoch train time next to HF Trainer's (same data, model, batch, max_length, bf16). Needs CUDA + accelerate."
+    import subprocess
+    import torch
+    if not torch.cuda.is_available():
+        print("skipped: no CUDA device"); return dict(skipped="no CUDA device")
+    r = subprocess.run([sys.executable, "-c", GPU_CHILD, str(epochs)], capture_output=True, text=True, cwd=ROOT)
+    if r.returncode: raise RuntimeError(r.stderr[-3000:])
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    rows = [dict(epoch=i + 1, insight_nb_s=f"{a:.2f}", hf_trainer_s=f"{b:.2f}") for i, (a, b) in enumerate(zip(res["insight_nb_epoch_s"], res["hf_trainer_epoch_s"]))]
+    print(f"GPU: {res['gpu']}"); print(table(rows))
+    return res
+
+
+if __name__ == "__main__":
+    sys.modules.setdefault("bench_text", sys.modules[__name__])
+    _quiet()
+    OUT.mkdir(parents=True, exist_ok=True)
+    names = sys.argv[1:] or list(PARTS)
+    res = bench_text(names)
+    (OUT / f"text_{'_'.join(names)}.json").write_text(json.dumps(res, indent=2, default=str))

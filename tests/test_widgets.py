@@ -1,0 +1,144 @@
+"""InsightStudio without a browser: settings, background training, Stop, threshold, export + papermill report, errors.
+
+The widgets run without a frontend (ipywidgets uses dummy comms), so everything the buttons do is driven through the
+studio's programmatic API and `Button.click()`."""
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from insight_nb.recipe import Recipe
+from insight_nb.widgets import AUTO, InsightStudio, parse_model_name
+
+
+def _until(cond, timeout=120.0, step=0.05):
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > timeout: raise TimeoutError("condition not reached")
+        time.sleep(step)
+
+
+@pytest.fixture(scope="module")
+def telco():
+    return InsightStudio("demo:telco_churn", family="mlp", epochs=3, n_boot=50, cv=2)
+
+
+def test_controls_from_data(telco):
+    s = telco
+    assert s.state == "idle" and s.target.value == "Churn"
+    assert [o[1] for o in s.positive_class.options] == [AUTO, "No", "Yes"]
+    assert "Churn" not in s.ignore.options and "customerID" in s.ignore.options
+    s.set(target="Churn", positive_class="Yes", ignore=["gender"])
+    r = s.recipe()
+    assert (r.target, r.positive_class, r.roles) == ("Churn", "Yes", {"gender": "ignored"})
+    base, params = parse_model_name(r.models[0])
+    assert base == "torch_mlp" and params["epochs"] == 3 and params["hidden"] == (128, 64)
+    s.set(positive_class=None, ignore=[])
+
+
+def test_train_stop_and_train_again(telco):
+    s = telco
+    s.set(epochs=60)
+    s.train_button.click()                                   # the button does what train() does
+    assert s.state == "training" and s.train_button.disabled and not s.stop_button.disabled
+    _until(lambda: s._learner is not None and len(s._learner.history) >= 2)
+    seen = s.progress.value
+    assert 0 < seen <= s.progress.max
+    s.stop_button.click()
+    assert s.state == "stopping" and s.stop_button.disabled and s.train_button.disabled
+    assert s.wait(60) == "done"
+    r = s.results
+    learn = r.estimator.learner_
+    assert r.stopped and learn.cancelled and 2 <= r.epochs_run < 60
+    assert "stopped" in s.status.value and not s.train_button.disabled
+    # the best epoch's checkpoint was loaded back: the model scores the best epoch's validation loss
+    best = min(r.history, key=lambda h: h["valid_loss"])
+    assert r.best_epoch == best["epoch"]
+    assert learn.validate()["valid_loss"] == pytest.approx(best["valid_loss"], rel=1e-6)
+    assert s.chart.value[:4] == b"\x89PNG" and "insight-table" in s.metrics.value
+    # train again with other settings
+    s.set(epochs=3)
+    s.train(wait=True)
+    assert s.state == "done" and not s.results.stopped and s.results.epochs_run == 3
+    assert s.progress.value == s.progress.max
+
+
+def test_threshold_updates_labels(telco):
+    s = telco
+    assert s.results is not None
+    s.set(threshold=0.2, cost_fp=10, cost_fn=40)
+    low, html_low = dict(s.threshold_stats), s.threshold_info.value
+    s.set(threshold=0.55)
+    high, html_high = dict(s.threshold_stats), s.threshold_info.value
+    assert low["recall"] > high["recall"] and low["precision"] < high["precision"]
+    assert low["expected_cost"] != high["expected_cost"] and html_low != html_high
+    assert f"precision {high['precision']:.3f}" in html_high
+    s.set(cost_fn=400)
+    assert s.threshold_stats["expected_cost"] > high["expected_cost"]
+    s.best_threshold_button.click()
+    assert s.threshold.value != 0.55
+    s.set(threshold=0.5, cost_fn=40)
+
+
+def test_result_tabs(telco):
+    s = telco
+    if "Segments" not in s.extra: pytest.skip("insight_nb.segments is not installed")
+    html = s.compute("Segments")
+    assert s.state == "done" and "insight-segments" in html and s.extra["Segments"]["html"].value == html
+
+
+def test_export_and_report_match(telco, tmp_path):
+    s = telco
+    s.set(epochs=3, seed=1)
+    s.train(wait=True)
+    assert s.state == "done"
+    exp = s.export(tmp_path / "recipe.yaml", run_report=True)
+    assert s.state == "done"
+    r = Recipe.from_yaml(tmp_path / "recipe.yaml")
+    assert r.models == s.recipe().models and r.seed == 1 and r.cost_fn == 40.0
+    assert (exp.report.out / "metrics.json").exists()
+    names = [c[0] for c in exp.comparison]
+    assert {"roc_auc", "pr_auc", "accuracy", "log_loss", "brier"} <= set(names)
+    assert exp.equal, exp.comparison                          # same recipe, same seed -> the same numbers
+    assert exp.report.metrics["best_model"] == s.results.model
+    assert "equal" in s.export_info.value
+    # the recipe opens in a new studio with the same settings
+    again = InsightStudio.from_recipe(tmp_path / "recipe.yaml")
+    assert again.recipe().to_dict() | {"template": None} == s.recipe().to_dict() | {"template": None}
+
+
+def test_errors_are_shown_in_the_widget(tmp_path):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=300), "plan": rng.choice(["a", "b"], 300), "region": "north",
+                       "y": rng.choice(["p", "q"], 300)})
+    s = InsightStudio(df, target="y", family="logistic", epochs=2, n_boot=0)
+    s.set(target="region")                                   # a target that is constant
+    s.train(wait=True)
+    assert s.state == "error"
+    assert "constant" in s.status.value and "Fix" in s.status.value and "insight-studio-error" in s.status.value
+    assert any("TargetError" in o.get("text", "") for o in s.log.outputs)   # the traceback is in the Log tab
+    assert not s.train_button.disabled and s.stop_button.disabled
+    # a GUI action that fails ends in the status area too
+    s.source.value = str(tmp_path / "missing.csv")
+    assert s.state == "error" and "missing.csv" in s.status.value
+    s.set(source=df, target="y")
+    s.train(wait=True)
+    assert s.state == "done"
+    with pytest.raises(Exception, match="outside the control's range"): s.set(lr=10.0)
+    with pytest.raises(Exception, match="Did you mean"): s.set(familly="mlp")
+
+
+def test_stop_before_the_learner_starts():
+    s = InsightStudio("demo:telco_churn", family="logistic", epochs=50, n_boot=0)
+    s.train()
+    s.stop()                                                 # usually still preparing the data
+    assert s.wait(120) in ("idle", "done")
+    assert s.results is None or s.results.stopped
+
+
+def test_thread_output_goes_to_the_log(capsys):
+    s = InsightStudio(pd.DataFrame({"x": np.arange(200.0), "y": ["a", "b"] * 100}), target="y", family="logistic", epochs=1, n_boot=0)
+    s._thread = None
+    s._work(lambda: print("hello from the training thread"))
+    assert any("hello from the training thread" in o.get("text", "") for o in s.log.outputs)
