@@ -9,6 +9,9 @@ PY := $(BIN)/python
 # The CPU wheel; a bare `torch` requirement would resolve a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# Run every tool (and the kernels papermill starts) inside the project's environment.
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 OUT ?= reports/output
 
 .PHONY: help venv report test sync-check nbtest pytest bench export readme clean-nbs clean

@@ -16,6 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "output"
 BENCHES = {}
+# `make bench` runs these; the text benchmarks fine-tune transformers (an hour on 2 CPU cores) and
+# the GPU one needs CUDA, so they run only when named: `make bench BENCH=text`.
+DEFAULT = ["import", "tabular", "scaling", "report", "sweep", "widgets"]
 
 def bench(name):
     def deco(f):
@@ -63,7 +66,7 @@ def main(names: list[str]) -> int:
     unknown = [n for n in names if n not in BENCHES]
     if unknown: sys.exit(f"unknown benchmark(s) {unknown}; available: {list(BENCHES)}")
     ok = True
-    for name in names or list(BENCHES):
+    for name in names or DEFAULT:
         print(f"\n== {name} ==")
         res = BENCHES[name]()
         res["machine"] = dict(python=platform.python_version(), processor=platform.processor() or platform.machine(), cpus=__import__("os").cpu_count())
@@ -78,4 +81,5 @@ if __name__ == "__main__":
     import bench_tabular  # noqa: F401  (registers "tabular", "scaling")
     import bench_widgets  # noqa: F401  (registers "widgets")
     import bench_report  # noqa: F401  (registers "report", "sweep")
+    import bench_text  # noqa: F401  (registers "text", "text_gpu")
     sys.exit(main(sys.argv[1:]))

@@ -159,3 +159,81 @@ def test_torch_candidates_cross_validate_like_sklearn(telco):
     assert len(r["folds"]) == 3 and 0.7 < r["mean"]["roc_auc"] <= 1
     b = cross_validate(CANDIDATES["sk_logreg"], ds, rows, cv=3)
     assert abs(b["mean"]["roc_auc"] - r["mean"]["roc_auc"]) < 0.05
+
+
+# ---- resume: continue a fitted (stopped) model from its last completed epoch
+
+class _CancelAt:
+    "A Learner callback that cancels after batch `it` of epoch `epoch`, like the studio's Stop button."
+    def __new__(cls, epoch, it=1):
+        from insight_nb.learner import Callback
+
+        class CancelAt(Callback):
+            def after_batch(self):
+                if self.learn.training and (self.learn.epoch, self.learn.iter) == (epoch, it): self.learn.cancel()
+        return CancelAt()
+
+
+def _strip(history):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in history]
+
+
+def _same_weights(a, b):
+    sa, sb = a.module_.state_dict(), b.module_.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_resume_after_cancel_continues_the_run_exactly(telco):
+    ds, sp = telco
+    X, y = small(ds, sp.train, 1500)
+    kw = dict(hidden=(32, 16), epochs=6, seed=2, early_stopping=10)      # one_cycle schedule, SaveBest, early stopping on
+    full = TorchTabularClassifier(**kw).fit(X, y, schema=ds.schema)
+    part = TorchTabularClassifier(**kw, callbacks=(_CancelAt(3, 2),)).fit(X, y, schema=ds.schema)
+    assert part.learner_.cancelled and part.epochs_done_ == 3 and part.resumable
+    stopped_at = part.history_[-1]["epoch"]
+    part.set_params(callbacks=()).fit(X, y, schema=ds.schema, resume=True)
+    epochs = [r["epoch"] for r in part.history_]
+    assert epochs == list(range(6)) and epochs[stopped_at + 1] == stopped_at + 1
+    assert not part.learner_.cancelled
+    # the interrupted + resumed run is the uninterrupted run: same history, same best epoch, same weights, same scores
+    assert _strip(part.history_) == _strip(full.history_)
+    assert part.best_epoch_ == full.best_epoch_
+    assert _same_weights(part, full)
+    Xt = ds.X.iloc[sp.test[:300]]
+    np.testing.assert_array_equal(part.predict_proba(Xt), full.predict_proba(Xt))
+
+
+def test_fit_two_then_resume_to_four_equals_fit_four():
+    X, y = synthetic(500, 2)
+    # a constant learning rate: a schedule (one_cycle) depends on the total epochs, so fit(2) would follow another curve
+    kw = dict(hidden=(16, 8), seed=1, schedule=None, early_stopping=3)
+    four = TorchTabularClassifier(epochs=4, **kw).fit(X, y)
+    two = TorchTabularClassifier(epochs=2, **kw).fit(X, y)
+    assert [r["epoch"] for r in two.history_] == [0, 1]
+    two.set_params(epochs=4).fit(X, y, resume=True)
+    assert _strip(two.history_) == _strip(four.history_)          # bit-exact on CPU
+    assert two.best_epoch_ == four.best_epoch_ and _same_weights(two, four)
+    # resuming a finished run trains nothing more
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        two.fit(X, y, resume=True)
+    assert len(two.history_) == 4 and _same_weights(two, four)
+
+
+def test_resume_with_other_data_or_settings_raises():
+    from insight_nb.schema import coerce, infer_schema
+    X, y = synthetic(400, 2)
+    sch = infer_schema(X)
+    X = coerce(X, sch)
+    clf = TorchTabularClassifier(hidden=(8,), epochs=2, seed=0, schedule=None).fit(X, y, schema=sch)
+    with pytest.raises(InsightError, match="feature set differs"): clf.fit(X.drop(columns="x2"), y, resume=True)
+    with pytest.raises(InsightError, match="rows or labels differ"): clf.fit(X.iloc[:300], y.iloc[:300], schema=sch, resume=True)
+    with pytest.raises(InsightError, match="rows or labels differ"):
+        clf.fit(X, y.sample(frac=1.0, random_state=0).reset_index(drop=True), schema=sch, resume=True)
+    with pytest.raises(InsightError, match="schema differs"): clf.fit(X, y, schema=infer_schema(X.iloc[:50]), resume=True)
+    with pytest.raises(InsightError, match=r"settings changed.*lr"): clf.set_params(lr=0.5).fit(X, y, schema=sch, resume=True)
+    clf.set_params(lr=None)
+    assert len(clf.fit(X, y, schema=sch, resume=True).history_) == 2        # the same run: nothing more to train
+    # an unfitted model: resume=True is a plain fit (sklearn's warm_start semantics)
+    fresh = TorchTabularClassifier(hidden=(8,), epochs=2, seed=0, schedule=None).fit(X, y, schema=sch, resume=True)
+    assert _strip(fresh.history_) == _strip(clf.history_)

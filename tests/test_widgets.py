@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from insight_nb.recipe import Recipe
-from insight_nb.widgets import AUTO, InsightStudio, parse_model_name
+from insight_nb.widgets import AUTO, InsightStudio, parse_model_name, studio_fit
 
 
 def _until(cond, timeout=120.0, step=0.05):
@@ -37,7 +37,7 @@ def test_controls_from_data(telco):
     s.set(positive_class=None, ignore=[])
 
 
-def test_train_stop_and_train_again(telco):
+def test_train_stop_resume_and_train_again(telco):
     s = telco
     s.set(epochs=60)
     s.train_button.click()                                   # the button does what train() does
@@ -57,11 +57,37 @@ def test_train_stop_and_train_again(telco):
     assert r.best_epoch == best["epoch"]
     assert learn.validate()["valid_loss"] == pytest.approx(best["valid_loss"], rel=1e-6)
     assert s.chart.value[:4] == b"\x89PNG" and "insight-table" in s.metrics.value
+    # Resume is offered for the stopped run, and only while the model/data settings are unchanged
+    assert s.resumable() and not s.resume_button.disabled
+    s.set(epochs=61)
+    assert not s.resumable() and s.resume_button.disabled
+    s.set(epochs=60)
+    assert s.resumable() and not s.resume_button.disabled
+    stopped_hist, last = [dict(h) for h in r.history], r.history[-1]["epoch"]
+    n_iter = s._callback.n_iter
+    s.resume_button.click()                                  # the button does what resume() does
+    assert s.state == "training" and s.resume_button.disabled and s.train_button.disabled
+    _until(lambda: s._learner is not None and s._learner is not learn)
+    assert s.progress.value >= len(stopped_hist) * n_iter   # the bar goes on from the completed epochs
+    assert s.wait(300) == "done"
+    r2 = s.results
+    assert r2 is not r and not r2.stopped and s.resume_button.disabled
+    strip = lambda hs: [{k: v for k, v in h.items() if k != "seconds"} for h in hs]
+    assert strip(r2.history[:len(stopped_hist)]) == strip(stopped_hist)        # the completed epochs are kept
+    assert r2.epochs_run > r.epochs_run and r2.history[len(stopped_hist)]["epoch"] == last + 1
+    assert [h["epoch"] for h in r2.history] == list(range(r2.epochs_run))
+    assert s._callback.batch_epochs == sorted(s._callback.batch_epochs) and s._callback.batch_epochs[-1] > last + 1
+    assert s.progress.value == r2.epochs_run * n_iter
+    assert f"{r2.epochs_run} epoch(s)" in s.metrics.value and "stopped" not in r2.summary()
+    # stopped + resumed = never stopped: the same numbers as an uninterrupted fit of the same recipe
+    _, ev, _ = studio_fit(r2.dataset, r2.model, test=r2.recipe.test, seed=r2.recipe.seed, n_boot=r2.recipe.n_boot)
+    assert ev.metrics == r2.metrics
+    with pytest.raises(Exception, match="no stopped run"): s.resume()
     # train again with other settings
     s.set(epochs=3)
     s.train(wait=True)
     assert s.state == "done" and not s.results.stopped and s.results.epochs_run == 3
-    assert s.progress.value == s.progress.max
+    assert s.progress.value == s.progress.max and s.resume_button.disabled
 
 
 def test_threshold_updates_labels(telco):
