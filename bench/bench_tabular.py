@@ -47,7 +47,7 @@ def _best(res, prefix):
 def _cost_and_calibration(ds, model, seed=0):
     "Threshold and calibrator chosen on out-of-fold predictions of the training part, applied to the held-out test part."
     from insight_nb.compare import CANDIDATES, cross_validate, fit_estimator, positive_proba
-    from insight_nb.evaluate import Calibrator, choose_threshold, expected_cost
+    from insight_nb.evaluate import Calibrator, choose_calibration, choose_threshold, expected_cost
     sp = ds.split(valid=0.0, test=0.25, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -61,13 +61,12 @@ def _cost_and_calibration(ds, model, seed=0):
     cost_05 = expected_cost(y_te, p_test, 0.5, cost_fp=1.0, cost_fn=5.0)
     brier = lambda p: float(np.mean((p - y_te) ** 2))
     cal = {m: brier(Calibrator(m).fit(cv["oof"], y_tr).transform(p_test)) for m in ("sigmoid", "isotonic")}
-    # the method is chosen on the training part (cross-fitted OOF Brier), never on the test part
-    half = len(y_tr) // 2
-    oof_b = {m: float(np.mean((Calibrator(m).fit(cv["oof"][:half], y_tr[:half]).transform(cv["oof"][half:]) - y_tr[half:]) ** 2)) for m in cal}
-    chosen = min(oof_b, key=oof_b.get)
+    # the method (none included) is chosen on the training part's out-of-fold predictions, never on the test part
+    chosen, calibrator, oof_brier = choose_calibration(cv["oof"], y_tr)
     return dict(model=model, threshold=choice.threshold, cost_per_case_chosen=_v(cost_chosen), cost_per_case_05=_v(cost_05),
                 brier_uncalibrated=brier(p_test), brier_sigmoid=cal["sigmoid"], brier_isotonic=cal["isotonic"], calibration_chosen=chosen,
-                brier_calibrated=cal[chosen], n_test=len(y_te))
+                calibration_oof_brier=oof_brier, brier_calibrated=brier(p_test if calibrator is None else calibrator.transform(p_test)),
+                n_test=len(y_te))
 
 def _v(c): return float(c["per_case"] if isinstance(c, dict) else c)
 
@@ -87,7 +86,7 @@ def bench_tabular() -> dict:
     costs = {d: _cost_and_calibration(ds, _best(res[d], "torch_")[0]) for d, ds in (("telco", telco), ("german_credit", german))}
     print()
     print(table([dict(data=d, model=c["model"], threshold=f"{c['threshold']:.3f}", cost_5to1_chosen=f"{c['cost_per_case_chosen']:.3f}",
-                      cost_5to1_at_0_5=f"{c['cost_per_case_05']:.3f}", brier_raw=f"{c['brier_uncalibrated']:.4f}",
+                      cost_5to1_at_0_5=f"{c['cost_per_case_05']:.3f}", brier_raw=f"{c['brier_uncalibrated']:.4f}", brier_sigmoid=f"{c['brier_sigmoid']:.4f}", brier_isotonic=f"{c['brier_isotonic']:.4f}",
                       brier_calibrated=f"{c['brier_calibrated']:.4f} ({c['calibration_chosen']})") for d, c in costs.items()]))
     checks = {
         "telco best torch CV AUC >= 0.845": bt_auc >= 0.845,
