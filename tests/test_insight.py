@@ -167,6 +167,9 @@ def test_drivers_telco_top5(telco):
     assert (d.importance.lo <= d.importance.importance).all()
     assert any("tenure" in s for s in d.sentences.values())
     json.dumps(d.to_dict())
+    from insight_nb.findings import findings
+    ranked = [f.title.split(": ", 1)[1] for f in findings(d).items if f.kind == "drivers"]
+    assert {"Contract", "tenure", "InternetService"} <= set(ranked[:5]), ranked
 
 def test_what_if_is_labelled_a_prediction(telco):
     ds, sp, est = telco
