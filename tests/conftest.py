@@ -22,6 +22,14 @@ def shared_data() -> Path:
         pytest.skip("shared/data not found beside the checkout (set INSIGHT_NB_SHARED_DATA)")
     return d
 
+@pytest.fixture(scope="session")
+def telco_ds():
+    "The bundled Telco churn data, prepared once for the whole session (tests must not modify it)."
+    from insight_nb.dataset import prepare
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return prepare("demo:telco_churn")
+
 @pytest.fixture(autouse=True)
 def _quiet_insight_warnings():
     from insight_nb.core import InsightWarning

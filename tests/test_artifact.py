@@ -20,12 +20,9 @@ VENV_BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
-def telco():
+def telco(telco_ds):
     from insight_nb.data import load_table
-    from insight_nb.dataset import prepare
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = prepare("demo:telco_churn")
+    ds = telco_ds
     sp = ds.split(valid=0.15, test=0.2, seed=0)
     raw = load_table("demo:telco_churn")
     return ds, sp, raw

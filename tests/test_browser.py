@@ -7,7 +7,6 @@ and sees the state go training -> stopping -> done. A screenshot is saved (its p
 chromium`); `playwright install` is not used. Skipped when those are missing, failed instead when $CI is set."""
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,32 +17,17 @@ from pathlib import Path
 
 import pytest
 
+from _browser import CHROMIUM_ARGS, chromium_path, require_browser
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "nbs" / "51_studio_demo.ipynb"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                 "--disable-quic", "--disable-sync", "--disable-dev-shm-usage"]
 # console messages that are not about the studio (a lab without internet, optional server extensions)
 BENIGN = ("favicon", "Failed to load resource", "net::ERR_", "/api/workspaces", "lab/api/", "translations", "nbextension",
           "Could not connect to the language server", "ERR_INTERNET_DISCONNECTED")
 
 
-def chromium_path():
-    for c in (os.environ.get("INSIGHT_NB_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium"):
-        if c and Path(c).exists(): return c
-    return None
-
-
 def _require():
-    missing = []
-    try: import playwright.sync_api  # noqa: F401
-    except ImportError: missing.append("playwright (pip install playwright)")
-    try: import jupyterlab  # noqa: F401
-    except ImportError: missing.append("jupyterlab (pip install jupyterlab)")
-    if chromium_path() is None: missing.append("Chromium (apt-get install -y chromium, or set INSIGHT_NB_CHROMIUM)")
-    if missing:
-        msg = "the browser test needs " + ", ".join(missing)
-        if os.environ.get("CI"): pytest.fail(msg)
-        pytest.skip(msg)
+    require_browser("the browser test", lab=True)
 
 
 def free_port() -> int:

@@ -149,12 +149,9 @@ def test_credit_policy_costs():
 
 # --- Telco: drivers, what-if, findings -------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def telco():
-    from insight_nb.dataset import prepare
+def telco(telco_ds):
     from insight_nb.compare import sklearn_reference
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = prepare("demo:telco_churn")
+    ds = telco_ds
     sp = ds.split(valid=0.0, test=0.3, seed=0)
     est = sklearn_reference("logreg", ds.schema).fit(ds.X.iloc[sp.train], ds.y.iloc[sp.train])
     return ds, sp, est

@@ -12,11 +12,8 @@ from insight_nb.models import (ArrayLoader, LogReg, TabularMLP, TorchTabularClas
 
 
 @pytest.fixture(scope="module")
-def telco():
-    from insight_nb.dataset import prepare
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = prepare("demo:telco_churn")
+def telco(telco_ds):
+    ds = telco_ds
     sp = ds.split(valid=0.15, test=0.2, seed=0)
     return ds, sp
 

@@ -4,35 +4,19 @@ URI) that loaded (naturalWidth > 0) and is visible, and saves a screenshot (its 
 
 Needs `pip install playwright` (dev requirements) and Chromium from the OS packages (`apt-get install chromium`, or
 INSIGHT_NB_CHROMIUM=/path); `playwright install` is not used. Skipped when those are missing, failed instead when $CI is set."""
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 
+from _browser import CHROMIUM_ARGS, chromium_path, require_browser
 from insight_nb.data import load_demo
 from insight_nb.report import run_report
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                 "--disable-quic", "--disable-sync", "--disable-dev-shm-usage"]
-
-
-def chromium_path():
-    for c in (os.environ.get("INSIGHT_NB_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium"):
-        if c and Path(c).exists(): return c
-    return None
 
 
 @pytest.fixture(scope="module")
 def browser():
-    missing = []
-    try: from playwright.sync_api import sync_playwright
-    except ImportError: missing.append("playwright (pip install playwright)")
-    if chromium_path() is None: missing.append("Chromium (apt-get install -y chromium, or set INSIGHT_NB_CHROMIUM)")
-    if missing:
-        msg = "the report HTML test needs " + ", ".join(missing)
-        if os.environ.get("CI"): pytest.fail(msg)
-        pytest.skip(msg)
+    require_browser("the report HTML test")
+    from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
         try: yield b
