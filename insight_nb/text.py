@@ -106,7 +106,7 @@ def check_model_folder(path, need_weights: bool = True) -> Path:
                            where=str(p), fix="convert the weights: model.save_pretrained(folder) writes safetensors; pickle weights are never loaded.")
     return p
 
-# %% ../nbs/40_text.ipynb #efb5be9a
+# %% ../nbs/40_text.ipynb #0b6a1e05
 def _load_error(what: str, src: str, is_local: bool, e: Exception) -> InsightError:
     msg = f"cannot load the {what} ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})"
     fix = ("check that the folder was written by save_pretrained / TextClassifier.save." if is_local else
@@ -122,19 +122,21 @@ def load_tokenizer(name_or_path=None, allow_download=None):
         try: return tf.AutoTokenizer.from_pretrained(src, local_files_only=not allow, trust_remote_code=False)
         except (OSError, ValueError, KeyError) as e: raise _load_error("tokenizer", src, is_local, e) from None
 
-def load_classifier(name_or_path=None, num_labels: int = 2, id2label: dict | None = None, allow_download=None) -> nn.Module:
-    "An `AutoModelForSequenceClassification` with a fresh `num_labels` head (safetensors weights only, no remote code)."
+def _from_pretrained(auto_class: str, name_or_path=None, allow_download=None, **kw) -> nn.Module:
+    "`transformers.<auto_class>.from_pretrained` on a folder or cached hub id: safetensors only, no remote code, offline unless allowed."
     src, is_local = resolve_model(name_or_path)
     allow = downloads_allowed(allow_download)
-    kw = dict(num_labels=int(num_labels))
-    if id2label: kw.update(id2label={int(k): str(v) for k, v in id2label.items()}, label2id={str(v): int(k) for k, v in id2label.items()})
     with quiet_transformers() as tf:
-        try:
-            return tf.AutoModelForSequenceClassification.from_pretrained(src, local_files_only=not allow, trust_remote_code=False,
-                                                                         use_safetensors=True, ignore_mismatched_sizes=True, **kw)
+        try: return getattr(tf, auto_class).from_pretrained(src, local_files_only=not allow, trust_remote_code=False, use_safetensors=True, **kw)
         except (OSError, ValueError, KeyError, EnvironmentError) as e: raise _load_error("model", src, is_local, e) from None
 
-# %% ../nbs/40_text.ipynb #4bb39539
+def load_classifier(name_or_path=None, num_labels: int = 2, id2label: dict | None = None, allow_download=None) -> nn.Module:
+    "An `AutoModelForSequenceClassification` with a fresh `num_labels` head (safetensors weights only, no remote code)."
+    kw = dict(num_labels=int(num_labels))
+    if id2label: kw.update(id2label={int(k): str(v) for k, v in id2label.items()}, label2id={str(v): int(k) for k, v in id2label.items()})
+    return _from_pretrained("AutoModelForSequenceClassification", name_or_path, allow_download, ignore_mismatched_sizes=True, **kw)
+
+# %% ../nbs/40_text.ipynb #3b233b42
 def _model_file(src: str, is_local: bool, rel: str) -> str | None:
     "The text of the file `rel` of a model folder or of a cached hub model (None when absent; never downloads)."
     if is_local:
@@ -174,11 +176,7 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor, normalize: bool = True) 
 
 def load_encoder(name_or_path=None, allow_download=None) -> nn.Module:
     "The bare transformer (`AutoModel`) of a folder or cached hub id (safetensors weights only, no remote code)."
-    src, is_local = resolve_model(name_or_path)
-    allow = downloads_allowed(allow_download)
-    with quiet_transformers() as tf:
-        try: return tf.AutoModel.from_pretrained(src, local_files_only=not allow, trust_remote_code=False, use_safetensors=True)
-        except (OSError, ValueError, KeyError, EnvironmentError) as e: raise _load_error("model", src, is_local, e) from None
+    return _from_pretrained("AutoModel", name_or_path, allow_download)
 
 class MeanPoolClassifier(nn.Module):
     "A transformer encoder, masked mean pooling (optionally L2-normalized), dropout and a linear head; `forward` returns logits."
@@ -535,7 +533,7 @@ def _predict(self: TextClassifier, texts) -> np.ndarray:
 
 TextClassifier.predict_proba, TextClassifier.predict = _predict_proba, _predict
 
-# %% ../nbs/40_text.ipynb #50c0a16d
+# %% ../nbs/40_text.ipynb #ea1659ad
 TEXT_FORMAT = "insight_nb.text/1"
 META_FILE = "insight_text.json"
 
@@ -584,16 +582,14 @@ def _load(cls, path, device="cpu") -> TextClassifier:
     self.classes_, self.max_length_, self.history_ = list(meta["classes"]), int(meta["max_length"]), meta.get("history", [])
     self.tokenizer_ = load_tokenizer(p, allow_download=False)
     self.pooling_ = meta.get("pooling", "cls")
-    with quiet_transformers() as tf:
-        if self.pooling_ == "mean":
-            from safetensors.torch import load_file
-            if not (p / HEAD_FILE).is_file(): raise InsightError(f"{META_FILE} says mean pooling but {HEAD_FILE} is missing", where=str(p), fix="save it again with TextClassifier.save.")
-            head = load_file(str(p / HEAD_FILE))
-            enc = tf.AutoModel.from_pretrained(p, local_files_only=True, trust_remote_code=False, use_safetensors=True)
-            self.model_ = MeanPoolClassifier(enc, head["weight"].shape[0], bool(meta.get("normalize")))
-            self.model_.head.load_state_dict(head)
-        else:
-            self.model_ = tf.AutoModelForSequenceClassification.from_pretrained(p, local_files_only=True, trust_remote_code=False, use_safetensors=True)
+    if self.pooling_ == "mean":
+        from safetensors.torch import load_file
+        if not (p / HEAD_FILE).is_file(): raise InsightError(f"{META_FILE} says mean pooling but {HEAD_FILE} is missing", where=str(p), fix="save it again with TextClassifier.save.")
+        head = load_file(str(p / HEAD_FILE))
+        self.model_ = MeanPoolClassifier(load_encoder(p, allow_download=False), head["weight"].shape[0], bool(meta.get("normalize")))
+        self.model_.head.load_state_dict(head)
+    else:
+        self.model_ = _from_pretrained("AutoModelForSequenceClassification", p, allow_download=False)
     n_out = self.model_.head.out_features if self.pooling_ == "mean" else self.model_.config.num_labels
     if n_out != len(self.classes_):
         raise InsightError(f"the model has {n_out} outputs but {META_FILE} lists {len(self.classes_)} classes", where=str(p), fix="save it again with TextClassifier.save.")

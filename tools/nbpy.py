@@ -11,9 +11,16 @@ KERNEL = {"kernelspec": {"display_name": "python3", "language": "python", "name"
 def to_notebook(src, dst):
     nb = jupytext.read(src, fmt="py:percent")
     nb.metadata = dict(KERNEL)
+    # keep the ids of cells whose text did not change, so the exported modules' "# %% ... #id" lines stay put
+    try: old = {c.source: c.get("id") for c in jupytext.read(dst).cells}
+    except FileNotFoundError: old = {}
+    used = set()
     for c in nb.cells:
         c.metadata = {k: v for k, v in c.metadata.items() if k == "tags"}
         if c.cell_type == "code": c.outputs, c.execution_count = [], None
+        cid = old.get(c.source)
+        if cid and cid not in used: c["id"] = cid
+        used.add(c.get("id"))
     jupytext.write(nb, dst, fmt="ipynb")
 
 def to_script(src, dst):
