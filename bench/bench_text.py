@@ -246,21 +246,29 @@ def _get(d, ks):
     return d
 
 
-GPU_CHILD = r'''
+GPU_CHILD = r"""
 import json, sys, time, warnings
 warnings.simplefilter("ignore")
 import numpy as np, torch
 sys.path.insert(0, "bench")
-from bench_text import banking77, BANKING_FT
+from bench_text import banking77, BANKING_FT, _scores
 from insight_nb.text import TextClassifier, load_tokenizer, load_classifier
-(xtr, ytr), _ = banking77()
-epochs = int(sys.argv[1])
-clf = TextClassifier(**{**BANKING_FT, "epochs": epochs}, device="cuda").fit(xtr, ytr)
-ours = [r["train_seconds"] for r in clf.throughput_.rows]
-# HF Trainer on the same data, model, batch size, max_length, schedule and bf16
+epochs, n, device = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+cuda = device == "cuda"
+sync = torch.cuda.synchronize if cuda else (lambda: None)
+(xtr, ytr), (xte, yte) = banking77()
+if n:   # smoke run: a random subset of train, the test texts of the classes it has
+    rows = np.random.default_rng(0).permutation(len(xtr))[:n]
+    xtr, ytr = [xtr[i] for i in rows], ytr[rows]
+    keep = np.flatnonzero(np.isin(yte, ytr))[:n]
+    xte, yte = [xte[i] for i in keep], yte[keep]
+clf = TextClassifier(**{**BANKING_FT, "epochs": epochs}, device=device).fit(xtr, ytr)
+ours = dict(epoch_s=[r["train_seconds"] for r in clf.throughput_.rows], **_scores(yte, clf.predict_proba(xte), clf.classes_),
+            probe_s=(clf.probe_ or {}).get("seconds"))
+# HF Trainer on the same data, base model, batch size, max_length, schedule, bf16 and length grouping
 import transformers
 from torch.utils.data import Dataset
-classes = sorted(set(ytr)); y = np.array([classes.index(v) for v in ytr])
+classes = list(clf.classes_); y = np.array([classes.index(v) for v in ytr])
 tok = load_tokenizer(None)
 enc = tok(list(xtr), truncation=True, max_length=BANKING_FT["max_length"])
 class DS(Dataset):
@@ -269,30 +277,51 @@ class DS(Dataset):
 model = load_classifier(None, len(classes))
 times = []
 class T(transformers.TrainerCallback):
-    def on_epoch_begin(self, *a, **k): torch.cuda.synchronize(); self.t0 = time.perf_counter()
-    def on_epoch_end(self, *a, **k): torch.cuda.synchronize(); times.append(time.perf_counter() - self.t0)
+    def on_epoch_begin(self, *a, **k): sync(); self.t0 = time.perf_counter()
+    def on_epoch_end(self, *a, **k): sync(); times.append(time.perf_counter() - self.t0)
+import inspect
+known = inspect.signature(transformers.TrainingArguments.__init__).parameters   # transformers 4.x and 5.x spell two of these differently
+version_kw = ({"warmup_ratio": BANKING_FT["warmup"]} if "warmup_ratio" in known else {"warmup_steps": float(BANKING_FT["warmup"])}) | (
+    {"group_by_length": True} if "group_by_length" in known else {"train_sampling_strategy": "group_by_length"})
 args = transformers.TrainingArguments("/tmp/hf_trainer_bench", per_device_train_batch_size=BANKING_FT["batch_size"], num_train_epochs=epochs,
-    learning_rate=BANKING_FT["lr"], warmup_ratio=BANKING_FT["warmup"], weight_decay=BANKING_FT["weight_decay"], bf16=True,
-    lr_scheduler_type="cosine", save_strategy="no", report_to=[], logging_strategy="no", dataloader_num_workers=2,
-    group_by_length=True, optim="adamw_torch_fused", seed=0)
+    learning_rate=BANKING_FT["lr"], weight_decay=BANKING_FT["weight_decay"], bf16=cuda, use_cpu=not cuda,
+    lr_scheduler_type="cosine", save_strategy="no", report_to=[], logging_strategy="no", dataloader_num_workers=2 if cuda else 0,
+    optim="adamw_torch_fused", seed=0, **version_kw)
 trainer = transformers.Trainer(model=model, args=args, train_dataset=DS(), data_collator=transformers.DataCollatorWithPadding(tok), callbacks=[T()])
 trainer.train()
-print(json.dumps(dict(insight_nb_epoch_s=ours, hf_trainer_epoch_s=times, gpu=torch.cuda.get_device_name())))
-'''
+model.eval()
+with torch.inference_mode():
+    te = tok(list(xte), truncation=True, max_length=BANKING_FT["max_length"], padding=True, return_tensors="pt").to(model.device)
+    logits = torch.cat([model(**{k: v[i:i + 256] for k, v in te.items()}).logits.float().cpu() for i in range(0, len(xte), 256)])
+hf = dict(epoch_s=times, **_scores(np.array([classes.index(v) for v in yte]), logits.softmax(-1).numpy(), list(range(len(classes)))))
+print(json.dumps(dict(insight_nb=ours, hf_trainer=hf, device=torch.cuda.get_device_name() if cuda else "cpu", epochs=epochs, n_train=len(xtr))))
+"""
 
 
 @bench("text_gpu")
-def bench_text_gpu(epochs: int = 3) -> dict:
-    "GPU: insight_nb's per-epoch train time next to HF Trainer's (same data, model, batch, max_length, bf16). Needs CUDA + accelerate."
+def bench_text_gpu(epochs: int = 5) -> dict:
+    """GPU: insight_nb's per-epoch train time and test accuracy next to HF Trainer's (same data, base model, batch,
+    max_length, bf16, length grouping). Needs CUDA and `accelerate` (HF Trainer's requirement). Without CUDA,
+    BENCH_TEXT_GPU_SMOKE=1 runs the same script on CPU on 256 texts for 1 epoch, to check it works (no numbers to keep)."""
     import subprocess
     import torch
-    if not torch.cuda.is_available():
-        print("skipped: no CUDA device"); return dict(skipped="no CUDA device")
-    r = subprocess.run([sys.executable, "-c", GPU_CHILD, str(epochs)], capture_output=True, text=True, cwd=ROOT)
+    smoke = not torch.cuda.is_available()
+    if smoke and os.environ.get("BENCH_TEXT_GPU_SMOKE") != "1":
+        print("skipped: no CUDA device (BENCH_TEXT_GPU_SMOKE=1 checks the script on CPU)"); return dict(skipped="no CUDA device")
+    args = ["1", "256", "cpu"] if smoke else [str(epochs), "0", "cuda"]
+    r = subprocess.run([sys.executable, "-c", GPU_CHILD, *args], capture_output=True, text=True, cwd=ROOT)
     if r.returncode: raise RuntimeError(r.stderr[-3000:])
     res = json.loads(r.stdout.strip().splitlines()[-1])
-    rows = [dict(epoch=i + 1, insight_nb_s=f"{a:.2f}", hf_trainer_s=f"{b:.2f}") for i, (a, b) in enumerate(zip(res["insight_nb_epoch_s"], res["hf_trainer_epoch_s"]))]
-    print(f"GPU: {res['gpu']}"); print(table(rows))
+    ours, hf = res["insight_nb"], res["hf_trainer"]
+    rows = [dict(epoch=i + 1, insight_nb_s=f"{a:.2f}", hf_trainer_s=f"{b:.2f}", ratio=f"{a / b:.2f}") for i, (a, b) in enumerate(zip(ours["epoch_s"], hf["epoch_s"]))]
+    print(f"device: {res['device']}{'  (smoke run on CPU: not a measurement)' if smoke else ''}"); print(table(rows))
+    print(f"test accuracy: insight_nb {ours['accuracy']:.4f}, HF Trainer {hf['accuracy']:.4f}")
+    if not smoke:
+        med = lambda v: float(np.median(v[1:] if len(v) > 1 else v))   # the first epoch carries warm-up (kernels, allocator)
+        res["checks"] = {"epoch time <= 1/3 of HF Trainer's": med(ours["epoch_s"]) <= med(hf["epoch_s"]) / 3,
+                         "insight_nb accuracy >= 0.92": ours["accuracy"] >= 0.92}
+        for k, v in res["checks"].items(): print(f"  {'PASS' if v else 'FAIL'}  {k}")
+    res["smoke"] = smoke
     return res
 
 
