@@ -24,8 +24,17 @@ def svg_bars(values, width: int = 120, height: int = 28, color: str = "#4c78a8")
                    for i, h in enumerate(v / v.max() * (height - 2)))
     return f'<svg width="{width}" height="{height}" role="img">{bars}</svg>'
 
-# %% ../nbs/04_profile.ipynb #1a1f0a86
-def _distribution(s: pd.Series, role: str) -> tuple[str, dict]:
+# %% ../nbs/04_profile.ipynb #16d1425e
+def _labels(x: pd.Series, true_token: str | None = None) -> pd.Series:
+    "Values as display labels: whole numbers without '.0' (booleans and codes are stored as floats), a boolean's 1 with its raw token."
+    if pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x):
+        v = x.to_numpy(dtype=float)
+        if np.isfinite(v).all() and (v == np.round(v)).all(): x = pd.Series(v.astype(np.int64), index=x.index)
+    out = x.astype(str)
+    if true_token and str(true_token) not in ("1", "True"): out = out.replace({"1": f"1 ({true_token})"})
+    return out
+
+def _distribution(s: pd.Series, role: str, true_token: str | None = None) -> tuple[str, dict]:
     "HTML and JSON summary of one column's values."
     x = s.dropna()
     if x.empty: return "", {}
@@ -40,12 +49,12 @@ def _distribution(s: pd.Series, role: str) -> tuple[str, dict]:
         ex = x.astype(str).iloc[0]
         return (f"{fmt_num(float(lens.mean()), 1)} chars on average<br><small>e.g. “{esc(ex[:60])}{'…' if len(ex) > 60 else ''}”</small>",
                 dict(mean_chars=float(lens.mean())))
-    top = x.astype(str).value_counts().head(3)
+    top = _labels(x, true_token).value_counts().head(3)
     share = top / len(x)
     return ("<br>".join(f"{esc(k[:40])} <small>{v:.0%}</small>" for k, v in share.items()), dict(top={k: int(v) for k, v in top.items()}))
 
-# %% ../nbs/04_profile.ipynb #c1ff39df
-def _target_rate(s: pd.Series, role: str, y: pd.Series, positive) -> tuple[str, dict]:
+# %% ../nbs/04_profile.ipynb #89cd05c5
+def _target_rate(s: pd.Series, role: str, y: pd.Series, positive, true_token: str | None = None) -> tuple[str, dict]:
     "Positive-class rate by category (top 3 by size) or by quintile of a number."
     pos = (y == positive).astype(float)
     ok = s.notna()
@@ -55,11 +64,11 @@ def _target_rate(s: pd.Series, role: str, y: pd.Series, positive) -> tuple[str, 
         rates = pos[ok].groupby(q).mean()
         return svg_bars(rates.to_numpy(), color="#e45756") + "<br><small>by quintile, low → high</small>", dict(by_quintile=[float(r) for r in rates])
     if role in ("categorical", "boolean") or (role == "numeric"):
-        g = pos[ok].groupby(s[ok].astype(str)).agg(["mean", "size"]).sort_values("size", ascending=False).head(3)
+        g = pos[ok].groupby(_labels(s[ok], true_token)).agg(["mean", "size"]).sort_values("size", ascending=False).head(3)
         return "<br>".join(f"{esc(k[:30])}: {r:.0%}" for k, r in g["mean"].items()), dict(by_value={k: float(r) for k, r in g["mean"].items()})
     return "", {}
 
-# %% ../nbs/04_profile.ipynb #59b25214
+# %% ../nbs/04_profile.ipynb #711f7db0
 class Profile:
     "Per-column profile of a typed frame described by a schema."
     def __init__(self, frame: pd.DataFrame, schema: Schema, warnings: list | None = None, title: str = "Data profile"):
@@ -70,8 +79,8 @@ class Profile:
         for name, c in schema.columns.items():
             if name not in frame: continue
             s = frame[name]
-            dist_html, dist = _distribution(s, c.role) if c.role != "target" else ("", {})
-            rate_html, rate = (_target_rate(s, c.role, frame[t.name], t.positive_class)
+            dist_html, dist = _distribution(s, c.role, c.true_token) if c.role != "target" else ("", {})
+            rate_html, rate = (_target_rate(s, c.role, frame[t.name], t.positive_class, c.true_token)
                                if t is not None and t.task == "binary" and c.role not in ("target", "text", "identifier") else ("", {}))
             self.columns.append(dict(name=name, role=c.role, dtype=str(s.dtype), missing=float(s.isna().mean()), distinct=int(s.nunique()),
                                      distribution=dist, target_rate=rate, warnings=list(c.warnings),
