@@ -80,19 +80,25 @@ class Dataset:
         warn_html = "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in self.warnings) + "</ul>" if self.warnings else ""
         return head + warn_html + self.cleaning._repr_html_()
 
-# %% ../nbs/05_dataset.ipynb #c6eb4ef6
+# %% ../nbs/05_dataset.ipynb #51c606b7
 def prepare(source, target: str | None = None, *, positive_class=None, roles: dict | None = None, sep: str | None = None,
-            encoding: str = "utf-8", missing="auto", max_missing: float = 0.95, rare_min_count: int = 5,
-            drop_duplicates: bool = True, drop_rare_classes: bool = False, min_class_count: int = 5,
+            encoding: str = "utf-8", on_bad_lines: str = "error", dedupe_columns: bool = False, missing="auto",
+            max_missing: float = 0.95, rare_min_count: int = 5, drop_duplicates: bool = True, drop_rare_classes: bool = False,
+            min_class_count: int | None = None, cv: int | None = None, merge_case_labels: bool = False,
             leakage_threshold: float = 0.95, **load_kw) -> Dataset:
-    "Load `source` (path, `demo:NAME` or DataFrame), infer roles, clean, check the target and look for leaks."
+    """Load `source` (path, `demo:NAME` or DataFrame), infer roles, clean, check the target and look for leaks.
+
+    Reading: `sep`, `encoding`, `on_bad_lines` (`'error'`/`'skip'`), `dedupe_columns` (see `load_table`). Target:
+    `positive_class`, `merge_case_labels` (merge `Yes`/`YES` into the most frequent spelling); every class needs
+    `min_class_count` rows (default: `cv`, the number of CV folds the run will use, else 5) unless `drop_rare_classes`.
+    A recipe gives all of these: `prepare(r.source, r.target, positive_class=r.positive_class, roles=r.roles or None, **r.data_options())`."""
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always", InsightWarning)
-        raw = load_table(source, sep=sep, encoding=encoding, **load_kw)
+        raw = load_table(source, sep=sep, encoding=encoding, on_bad_lines=on_bad_lines, dedupe_columns=dedupe_columns, **load_kw)
         if target is None: target = raw.attrs.get("target")
-        schema = infer_schema(raw, target, positive_class=positive_class, roles=roles)
+        schema = infer_schema(raw, target, positive_class=positive_class, roles=roles, merge_case_labels=merge_case_labels)
         frame, report = clean(raw, schema, drop_duplicates=drop_duplicates, missing=missing, max_missing=max_missing,
-                              rare_min_count=rare_min_count, drop_rare_classes=drop_rare_classes, min_class_count=min_class_count)
+                              rare_min_count=rare_min_count, drop_rare_classes=drop_rare_classes, min_class_count=min_class_count, cv=cv)
         if schema.target is not None and set(frame[schema.target.name].unique()) != set(schema.target.classes):
             schema.target.classes = [c for c in schema.target.classes if c in set(frame[schema.target.name])]
         leaks = leakage_check(frame, schema, leakage_threshold)

@@ -14,15 +14,16 @@ from pathlib import Path
 from .core import InsightError, did_you_mean, esc, html_table
 
 # %% auto #0
-__all__ = ['SECTIONS', 'HELP', 'RecipeError', 'Recipe', 'field_types', 'field_names', 'type_name', 'check_type', 'check_values',
-           'flatten', 'check_keys', 'load_yaml', 'parse_value', 'parse_assignment']
+__all__ = ['SECTIONS', 'HELP', 'DATA_OPTIONS', 'RecipeError', 'Recipe', 'field_types', 'field_names', 'type_name', 'check_type',
+           'check_values', 'flatten', 'check_keys', 'load_yaml', 'parse_value', 'parse_assignment']
 
-# %% ../nbs/06_recipe.ipynb #bb06140f
+# %% ../nbs/06_recipe.ipynb #af59c92c
 class RecipeError(InsightError):
     "A run description (YAML, parameters, fields) that cannot be used as given."
 
 SECTIONS = {
-    "data": ("source", "target", "positive_class", "roles", "sep", "sensitive"),
+    "data": ("source", "target", "positive_class", "roles", "sep", "encoding", "on_bad_lines", "dedupe_columns",
+             "merge_case_labels", "drop_rare_classes", "min_class_count", "sensitive"),
     "evaluation": ("seed", "test", "cv", "models", "time_budget", "n_boot"),
     "business": ("cost_fp", "cost_fn", "contact_cost", "value_per_save", "success_rate"),
     "report": ("title", "template"),
@@ -33,7 +34,13 @@ HELP = {
     "target": "the column to predict (demo data knows its own)",
     "positive_class": "the class of interest of a binary target (default: inferred, e.g. Yes/churn/bad)",
     "roles": "column -> role overrides, e.g. {customerID: identifier}",
-    "sep": "field separator (default: sniffed)",
+    "sep": "field separator, one character; \\t for a tab (default: sniffed)",
+    "encoding": "text encoding of a CSV/TSV/JSONL file, a Python codec name such as utf-8, latin-1, cp1252",
+    "on_bad_lines": "rows with more fields than the header: error (stop) or skip (drop them, counted)",
+    "dedupe_columns": "repeated column names get suffixes __2, __3 (false: a repeated name is an error)",
+    "merge_case_labels": "merge target labels that differ only by case (Yes/YES) into the most frequent spelling",
+    "drop_rare_classes": "drop the rows of target classes with fewer than min_class_count rows (false: an error)",
+    "min_class_count": "rows each target class needs (null: the number of cv folds)",
     "sensitive": "columns to check the model's decisions for fairness, e.g. [gender, SeniorCitizen] (none: no fairness section)",
     "seed": "seed of the split, the folds and the models",
     "test": "share of rows held out as the test split",
@@ -59,6 +66,12 @@ class Recipe:
     positive_class: str | int | None = None
     roles: dict[str, str] = field(default_factory=dict)
     sep: str | None = None
+    encoding: str = "utf-8"
+    on_bad_lines: str = "error"
+    dedupe_columns: bool = False
+    merge_case_labels: bool = False
+    drop_rare_classes: bool = False
+    min_class_count: int | None = None
     sensitive: list[str] = field(default_factory=list)
     # evaluation
     seed: int = 0
@@ -134,7 +147,7 @@ def check_type(name: str, value, hint, where: str | None = None):
     if isinstance(hint, type) and not isinstance(value, hint): raise _type_error(name, value, hint, where)
     return value
 
-# %% ../nbs/06_recipe.ipynb #58007ed8
+# %% ../nbs/06_recipe.ipynb #ff4c459a
 def _need(ok: bool, name: str, what: str, value) -> None:
     if not ok: raise RecipeError(f"{name} {what}, got {value!r}.", where=f"recipe field {name!r}", fix=f"{name}: {HELP[name]}.")
 
@@ -142,6 +155,11 @@ def check_values(r: Recipe) -> Recipe:
     "Range and consistency checks of a typed recipe."
     _need(bool(r.source.strip()), "source", "must name a file or demo data set", r.source)
     _need(r.target is None or bool(r.target.strip()), "target", "must be a column name", r.target)
+    from insight_nb.data import check_encoding, check_sep
+    r.sep = check_sep(r.sep, "recipe field 'sep'", RecipeError)
+    check_encoding(r.encoding, "recipe field 'encoding'", RecipeError)
+    _need(r.on_bad_lines in ("error", "skip"), "on_bad_lines", "must be 'error' or 'skip'", r.on_bad_lines)
+    _need(r.min_class_count is None or r.min_class_count >= 1, "min_class_count", "must be at least 1, or null", r.min_class_count)
     _need(0 < r.test < 1, "test", "must be a share between 0 and 1 (exclusive)", r.test)
     _need(r.cv >= 2, "cv", "must be at least 2", r.cv)
     _need(r.n_boot >= 0, "n_boot", "must be 0 or more", r.n_boot)
@@ -172,6 +190,17 @@ def _break_even(self: Recipe) -> float | None:
     return c["cost_fp"] / den if den else None
 
 Recipe.costs, Recipe.break_even = _costs, _break_even
+
+# %% ../nbs/06_recipe.ipynb #1740471d
+DATA_OPTIONS = ("sep", "encoding", "on_bad_lines", "dedupe_columns", "merge_case_labels", "drop_rare_classes", "min_class_count", "cv")
+
+def _data_options(self: Recipe) -> dict:
+    """Keyword arguments of `insight_nb.dataset.prepare` (reading, target and rare-class options, and `cv` so the
+    rare-class check knows the fold count): `prepare(r.source, r.target, positive_class=r.positive_class,
+    roles=r.roles or None, **r.data_options())`."""
+    return {k: getattr(self, k) for k in DATA_OPTIONS}
+
+Recipe.data_options = _data_options
 
 # %% ../nbs/06_recipe.ipynb #e4dcfa42
 def flatten(d: dict, where: str = "recipe") -> dict:
@@ -231,7 +260,27 @@ def _updated(self: Recipe, **kw) -> Recipe:
 Recipe.from_dict, Recipe.from_params = classmethod(_from_dict), classmethod(_from_params)
 Recipe.to_dict, Recipe.to_params, Recipe.updated = _to_dict, _to_params, _updated
 
-# %% ../nbs/06_recipe.ipynb #33e7c34d
+# %% ../nbs/06_recipe.ipynb #75936ff4
+def _unique_key_loader(where: str):
+    "A `yaml.SafeLoader` that refuses a key given twice in one mapping (at any depth), naming both lines."
+    import yaml
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen = {}
+                for knode, _ in node.value:
+                    if knode.tag.endswith(":merge"): continue
+                    key = self.construct_object(knode, deep=True)
+                    try: hash(key)
+                    except TypeError: continue
+                    line = knode.start_mark.line + 1
+                    if key in seen:
+                        raise RecipeError(f"the key {key!r} is given twice, at lines {seen[key]} and {line}.", where=where,
+                                          fix=f"keep one {key}: line (YAML would silently use the last one).")
+                    seen[key] = line
+            return super().construct_mapping(node, deep)
+    return UniqueKeyLoader
+
 def load_yaml(path_or_text, where: str | None = None):
     "Parse YAML from a file path or a string; errors name the file, line and column."
     import yaml
@@ -243,7 +292,7 @@ def load_yaml(path_or_text, where: str | None = None):
         try: text = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e: raise RecipeError(f"cannot read the config file: {e}.", where=where, fix="check the file.") from None
     else: text, where = str(path_or_text), where or "YAML text"
-    try: return yaml.safe_load(text)
+    try: return yaml.load(text, Loader=_unique_key_loader(where))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -95,7 +95,7 @@ def parse_model_name(name: str) -> tuple[str, dict]:
     try: return node.func.id, {k.arg: ast.literal_eval(k.value) for k in node.keywords}
     except ValueError: raise bad from None
 
-# %% ../nbs/50_widgets.ipynb #7a7f9da9
+# %% ../nbs/50_widgets.ipynb #213ef0bc
 def candidate_maker(name: str):
     "`make(schema, seed)` for a model name: the base candidate of `compare.CANDIDATES` with the name's settings applied."
     from insight_nb.compare import CANDIDATES, resolve_candidates
@@ -119,7 +119,7 @@ def prepare_recipe(recipe: Recipe, data: pd.DataFrame | None = None):
     "The report's `profile` cell: `prepare()` with the recipe's data fields (`data` replaces `recipe.source` when given)."
     from insight_nb.dataset import prepare
     return prepare(recipe.source if data is None else data, recipe.target, positive_class=recipe.positive_class,
-                   roles=recipe.roles or None, sep=recipe.sep)
+                   roles=recipe.roles or None, **recipe.data_options())
 
 def studio_fit(ds, name: str, test: float = 0.2, seed: int = 0, n_boot: int = 500, callbacks=(), resume=None):
     """Fit model `name` on the non-test rows of `ds` and evaluate it on the test rows, exactly as `compare()` does for
