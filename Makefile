@@ -32,7 +32,7 @@ $(STAMP): settings.ini setup.py
 	touch $@
 
 report: $(STAMP)
-	$(BIN)/insight-nb report demo:telco_churn --target Churn --out $(OUT)/telco_churn --threads 1
+	$(BIN)/insight-nb report demo:telco_churn --target Churn --out $(OUT)/telco_churn/report --threads 1
 
 test: $(STAMP) sync-check nbtest pytest
 	@echo "make test: all checks passed"

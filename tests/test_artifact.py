@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from insight_nb.artifact import PIPELINE, WEIGHTS, load_model, read_pipeline, save_model, score
+from insight_nb.publish import MARKER, files_under, sha256_file
 from insight_nb.core import InsightError, InsightWarning, SchemaError
 from insight_nb.models import TorchTabularClassifier
 
@@ -44,7 +45,8 @@ def saved(fitted, telco, tmp_path):
 
 def test_round_trip_identical_predictions(fitted, saved, telco):
     ds, sp, _ = telco
-    assert sorted(p.name for p in saved.iterdir()) == sorted([PIPELINE, WEIGHTS])
+    assert sorted(p.name for p in saved.iterdir()) == sorted([MARKER, PIPELINE, WEIGHTS])
+    assert sorted(json.loads((saved / MARKER).read_text())["files"]) == sorted([PIPELINE, WEIGHTS])
     m = load_model(saved)
     X = ds.X.iloc[sp.test]
     np.testing.assert_array_equal(m.predict_proba(X), fitted.predict_proba(X))
@@ -99,11 +101,29 @@ def _edit(path: Path, fn):
     (path / PIPELINE).write_text(json.dumps(meta))
 
 
+def _rehash(path: Path):
+    "Rewrite the folder's marker to match its files, as somebody who edits a model by hand might: the deeper checks still hold."
+    m = json.loads((path / MARKER).read_text())
+    m["files"] = {f: sha256_file(path / f) for f in files_under(path)}
+    (path / MARKER).write_text(json.dumps(m))
+
+
 @pytest.mark.parametrize("damage, msg", [
-    (lambda d: (d / PIPELINE).unlink(), "pipeline.json is missing"),
+    (lambda d: (d / PIPELINE).unlink(), "lacks pipeline.json"),
+    (lambda d: (d / PIPELINE).write_text("{truncated"), "pipeline.json changed since the model folder was written"),
+    (lambda d: (d / WEIGHTS).unlink(), "lacks model.safetensors"),
+    (lambda d: (d / WEIGHTS).write_bytes((d / WEIGHTS).read_bytes()[:100]), "model.safetensors changed since"),
+    (lambda d: _edit(d, lambda m: m.update(format="someone-else/9")), "pipeline.json changed since"),
+    (lambda d: (d / MARKER).write_text("{broken"), "no integrity record"),
+])
+def test_corrupt_artifacts_give_clear_errors(saved, damage, msg):
+    damage(saved)
+    with pytest.raises(InsightError, match=msg): load_model(saved)
+
+
+@pytest.mark.parametrize("damage, msg", [
     (lambda d: (d / PIPELINE).write_text("{truncated"), "not valid JSON"),
     (lambda d: (d / PIPELINE).write_bytes(b"\xff\xfe\x00junk"), "not valid JSON"),
-    (lambda d: (d / WEIGHTS).unlink(), "model.safetensors is missing"),
     (lambda d: (d / WEIGHTS).write_bytes((d / WEIGHTS).read_bytes()[:100]), "sha256"),
     (lambda d: _edit(d, lambda m: m.update(format="someone-else/9")), "unknown model format"),
     (lambda d: _edit(d, lambda m: m.pop("features")), "lacks"),
@@ -112,14 +132,16 @@ def _edit(path: Path, fn):
     (lambda d: _edit(d, lambda m: m["architecture"].update(hidden=[32, 16])), "do not fit the architecture"),
     (lambda d: _edit(d, lambda m: m["features"].update(format="x")), "not a TabularFeatures state"),
 ])
-def test_corrupt_artifacts_give_clear_errors(saved, damage, msg):
+def test_corrupt_artifacts_with_rewritten_marker(saved, damage, msg):
     damage(saved)
+    _rehash(saved)
     with pytest.raises(InsightError, match=msg): load_model(saved)
 
 
 def test_truncated_weights_without_hash(saved):
     _edit(saved, lambda m: m["weights"].pop("sha256"))
     (saved / WEIGHTS).write_bytes((saved / WEIGHTS).read_bytes()[:100])
+    _rehash(saved)
     with pytest.raises(InsightError, match="cannot read the weights"): load_model(saved)
 
 
@@ -134,7 +156,7 @@ def test_score_raw_rows(fitted, saved, telco):
     res = score(saved, rows)
     assert list(res.columns) == ["customerID", "predicted", "p_No", "p_Yes"]
     assert len(res) == 200 and res["customerID"].tolist() == rows["customerID"].tolist()
-    np.testing.assert_allclose(res[["p_No", "p_Yes"]].sum(1), 1, rtol=1e-6)
+    np.testing.assert_allclose(res[["p_No", "p_Yes"]].sum(axis=1), 1, rtol=1e-6)
     # same numbers as predicting on the cleaned frame (the target column in the input is ignored)
     np.testing.assert_allclose(res["p_Yes"].to_numpy(), fitted.predict_proba(ds.X.iloc[:200])[:, 1], rtol=1e-6)
     assert res.attrs["n_unseen"] == 0
@@ -176,7 +198,8 @@ def test_score_command_end_to_end(saved, telco, tmp_path, capsys):
     assert "scored 100 rows" in r.stdout
     res = pd.read_csv(out)
     assert list(res.columns) == ["customerID", "predicted", "p_No", "p_Yes"] and len(res) == 100
-    assert not [p for p in out.parent.iterdir() if p.name != "scores.csv"]  # no temporary file left
+    assert sorted(p.name for p in out.parent.iterdir()) == [MARKER, "scores.csv"]  # no temporary file left
+    assert json.loads((out.parent / MARKER).read_text())["files"] == {"scores.csv": sha256_file(out)}
     # errors (in-process through the same registry): one clear line on stderr, exit code 2, earlier output untouched
     from insight_nb.cli import main
     raw.drop(columns=["tenure"]).to_csv(data, index=False)

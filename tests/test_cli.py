@@ -11,7 +11,7 @@ from insight_nb.cli import main
 def test_profile_writes_three_files(tmp_path):
     out = tmp_path / "telco"
     assert main(["profile", "demo:telco_churn", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "profile.html", "profile.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".insight-nb.json", "manifest.json", "profile.html", "profile.json"]
     m = json.loads((out / "manifest.json").read_text())
     assert m["status"] == "ok" and m["data"]["source_sha256"].startswith("16320c9c")
 

@@ -11,7 +11,7 @@ from insight_nb.cli import main
 from insight_nb.report import (TEMPLATES, ReportRunError, build_template, new_template, resolve_report, run_report,
                                template_path, write_notebook)
 
-FILES = ["findings.json", "manifest.json", "metrics.json", "reference.json", "report.html", "report.ipynb"]
+FILES = [".insight-nb.json", "findings.json", "manifest.json", "metrics.json", "reference.json", "report.html", "report.ipynb"]
 FAST = dict(cv=3, models=["sk_logreg", "sk_hgb"], n_boot=100)
 SEVERITIES = ("high", "medium", "low", "info")
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # OpenMP spin-waits badly when the cores are shared
