@@ -19,10 +19,11 @@ from sklearn import metrics as skm
 from .core import InsightError, warn, esc, html_table, fmt_num
 
 # %% auto #0
-__all__ = ['BATCH_METRICS', 'BINARY_CI', 'MULTI_CI', 'EvaluationError', 'check_proba', 'check_binary_y', 'binary_metrics',
+__all__ = ['MIN_CLASS_CASES', 'RANKING_METRICS', 'CLASS_AVERAGED', 'BATCH_METRICS', 'NEEDS_EVERY_CLASS', 'BINARY_CI', 'MULTI_CI',
+           'EvaluationError', 'check_proba', 'check_binary_y', 'class_counts', 'metric_reasons', 'binary_metrics',
            'check_proba_matrix', 'encode_labels', 'multiclass_metrics', 'bootstrap_ci', 'gains_table', 'expected_cost',
            'ThresholdChoice', 'choose_threshold', 'ThresholdTarget', 'threshold_for', 'Calibrator',
-           'choose_calibration', 'fig_to_png', 'Evaluation', 'evaluate']
+           'choose_calibration', 'fig_to_png', 'interval_reasons', 'Evaluation', 'evaluate']
 
 # %% ../nbs/14_evaluate.ipynb #018fbdec
 class EvaluationError(InsightError):
@@ -62,29 +63,68 @@ def _check_pair(y, p, fn: str) -> tuple[np.ndarray, np.ndarray]:
                               "pass one positive-class probability per row, e.g. proba[:, 1].")
     return y, p
 
-# %% ../nbs/14_evaluate.ipynb #0efdabc4
-def _both_classes(y, what: str) -> bool:
-    "True when `y` holds two classes; otherwise warn that `what` is undefined."
-    if len(np.unique(y)) >= 2: return True
-    warn(f"{what} is undefined when y_true holds a single class; reported as NaN.", stacklevel=3)
-    return False
+# %% ../nbs/14_evaluate.ipynb #4b7d1824
+MIN_CLASS_CASES = 10   # the fewest cases of each class for a ranking metric (ROC/PR AUC) or a bootstrap interval
+RANKING_METRICS = ("roc_auc", "pr_auc", "roc_auc_ovr")
+CLASS_AVERAGED = ("balanced_accuracy", "f1_macro", "roc_auc_ovr")   # each class weighs the same, however rare
 
-def binary_metrics(y_true, p_pos, threshold: float = 0.5) -> dict:
-    "Ranking, threshold and probability metrics for 0/1 `y_true` and positive-class probabilities `p_pos`."
+def class_counts(codes, labels) -> dict:
+    "`{label: cases}` of integer `codes` for every label (absent labels count 0); 0/1 codes of a binary task give negative/positive."
+    c = np.bincount(np.asarray(codes, dtype=int), minlength=len(labels))
+    return {(lab.item() if isinstance(lab, np.generic) else lab): int(n) for lab, n in zip(labels, c)}
+
+def _count_phrase(task: str, label, n: int) -> str:
+    s = "" if n == 1 else "s"
+    what = f"{label} case{s}" if task == "binary" else f"case{s} of class {label!r}"
+    return f"no {what}" if n == 0 else f"only {n} {what}"
+
+def _shortfall(task: str, counts: dict, need: int) -> str | None:
+    "The classes with fewer than `need` cases as a phrase ('only 3 positive cases'), rarest first; None when none."
+    low = sorted(((n, i) for i, n in enumerate(counts.values()) if n < need))
+    if not low: return None
+    labels = list(counts)
+    parts = [_count_phrase(task, labels[i], n).removeprefix("only " if j else "") for j, (n, i) in enumerate(low[:3])]
+    more = f" (and {len(low) - 3} more classes)" if len(low) > 3 else ""
+    return (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]) + more
+
+def metric_reasons(counts: dict, task: str, cases: str = "y_true", min_class_cases: int = MIN_CLASS_CASES) -> dict:
+    """`{metric: reason}` for the metrics that class counts `counts` cannot support honestly.
+
+    `counts` is `{"negative": n0, "positive": n1}` for a binary task, `{label: n}` otherwise; `cases` names the
+    cases in the reason ("the test split")."""
+    need, out = max(1, int(min_class_cases)), {}
+    few = _shortfall(task, counts, need)
+    if few:
+        why = f"{few} in {cases}; a ranking metric needs at least {need} cases of each class"
+        out.update(dict.fromkeys(("roc_auc", "pr_auc") if task == "binary" else ("roc_auc_ovr",), why))
+    absent = _shortfall(task, counts, 1)
+    if absent: out["balanced_accuracy"] = f"{absent} in {cases}; balanced accuracy needs every class"
+    if task == "binary" and counts.get("positive", 1) == 0: out["recall"] = f"no positive cases in {cases}; recall needs positive cases"
+    return out
+
+def _warn_not_computed(reasons: dict, stacklevel: int = 3) -> None:
+    "One warning listing the metrics left out and why."
+    by = {}
+    for m, r in reasons.items(): by.setdefault(r, []).append(m)
+    if by: warn("not computed: " + "; ".join(f"{', '.join(ms)} ({r})" for r, ms in by.items()) + ".", stacklevel=stacklevel + 1)
+
+def binary_metrics(y_true, p_pos, threshold: float = 0.5, min_class_cases: int = MIN_CLASS_CASES,
+                   cases: str = "y_true") -> dict:
+    """Ranking, threshold and probability metrics for 0/1 `y_true` and positive-class probabilities `p_pos`.
+
+    A metric the class counts cannot support (see `metric_reasons`) is `None`, with one warning saying why."""
     y, p = _check_pair(y_true, p_pos, "binary_metrics")
     pred = (p >= threshold).astype(int)
-    both = _both_classes(y, "roc_auc/pr_auc")
-    return {"roc_auc": float(skm.roc_auc_score(y, p)) if both else math.nan,
-            "pr_auc": float(skm.average_precision_score(y, p)) if both else math.nan,
-            "accuracy": float(skm.accuracy_score(y, pred)),
-            "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)) if both else math.nan,
-            "f1": float(skm.f1_score(y, pred, zero_division=0)),
-            "precision": float(skm.precision_score(y, pred, zero_division=0)),
-            "recall": float(skm.recall_score(y, pred, zero_division=0)),
-            "log_loss": float(skm.log_loss(y, p, labels=[0, 1])),
-            "brier": float(skm.brier_score_loss(y, p, pos_label=1))}
+    skip = metric_reasons(class_counts(y, ["negative", "positive"]), "binary", cases, min_class_cases)
+    _warn_not_computed(skip)
+    f = {"roc_auc": lambda: skm.roc_auc_score(y, p), "pr_auc": lambda: skm.average_precision_score(y, p),
+         "accuracy": lambda: skm.accuracy_score(y, pred), "balanced_accuracy": lambda: skm.balanced_accuracy_score(y, pred),
+         "f1": lambda: skm.f1_score(y, pred, zero_division=0), "precision": lambda: skm.precision_score(y, pred, zero_division=0),
+         "recall": lambda: skm.recall_score(y, pred, zero_division=0), "log_loss": lambda: skm.log_loss(y, p, labels=[0, 1]),
+         "brier": lambda: skm.brier_score_loss(y, p, pos_label=1)}
+    return {k: None if k in skip else float(fn()) for k, fn in f.items()}
 
-# %% ../nbs/14_evaluate.ipynb #b3f1f8fa
+# %% ../nbs/14_evaluate.ipynb #26ef8e51
 def check_proba_matrix(proba, n: int, k: int, where: str = "proba") -> np.ndarray:
     "An `(n, k)` probability matrix whose rows sum to 1 (re-normalised within 1e-3)."
     P = check_proba(proba, where)
@@ -108,23 +148,23 @@ def encode_labels(y_true, classes, where: str = "y_true") -> np.ndarray:
                               "(e.g. model.classes_) and check the label types (1 vs '1').")
     return codes
 
-def multiclass_metrics(y_true, proba, labels=None) -> dict:
-    "Accuracy, balanced accuracy, macro/weighted F1, log loss and one-vs-rest ROC AUC for `K` classes."
+def multiclass_metrics(y_true, proba, labels=None, min_class_cases: int = MIN_CLASS_CASES, cases: str = "y_true") -> dict:
+    """Accuracy, balanced accuracy, macro/weighted F1, log loss and one-vs-rest ROC AUC for `K` classes.
+
+    A metric the class counts cannot support (see `metric_reasons`) is `None`, with one warning saying why."""
     labels = list(np.unique(np.asarray(y_true))) if labels is None else list(labels)
     codes = encode_labels(y_true, labels, _where("multiclass_metrics", "y_true"))
     P = check_proba_matrix(proba, len(codes), len(labels), _where("multiclass_metrics", "proba"))
     pred, ks = P.argmax(1), list(range(len(labels)))
-    out = {"accuracy": float(skm.accuracy_score(codes, pred)),
-           "balanced_accuracy": float(skm.balanced_accuracy_score(codes, pred)),
-           "f1_macro": float(skm.f1_score(codes, pred, average="macro", zero_division=0)),
-           "f1_weighted": float(skm.f1_score(codes, pred, average="weighted", zero_division=0)),
-           "log_loss": float(skm.log_loss(codes, P, labels=ks))}
-    if len(np.unique(codes)) == len(labels):
-        out["roc_auc_ovr"] = float(skm.roc_auc_score(codes, P, multi_class="ovr", labels=ks))
-    else:
-        warn("roc_auc_ovr needs every class in y_true; reported as NaN.", stacklevel=2)
-        out["roc_auc_ovr"] = math.nan
-    return out
+    skip = metric_reasons(class_counts(codes, labels), "multiclass", cases, min_class_cases)
+    _warn_not_computed(skip)
+    f = {"accuracy": lambda: skm.accuracy_score(codes, pred),
+         "balanced_accuracy": lambda: skm.balanced_accuracy_score(codes, pred),
+         "f1_macro": lambda: skm.f1_score(codes, pred, average="macro", zero_division=0),
+         "f1_weighted": lambda: skm.f1_score(codes, pred, average="weighted", zero_division=0),
+         "log_loss": lambda: skm.log_loss(codes, P, labels=ks),
+         "roc_auc_ovr": lambda: skm.roc_auc_score(codes, P, multi_class="ovr", labels=ks)}
+    return {k: None if k in skip else float(fn()) for k, fn in f.items()}
 
 # %% ../nbs/14_evaluate.ipynb #4fea37b0
 def _wsum(W, v): return W @ np.asarray(v, dtype=float)
@@ -192,7 +232,7 @@ _SKLEARN_BATCH = {skm.roc_auc_score: "roc_auc", skm.average_precision_score: "pr
                   skm.brier_score_loss: "brier", skm.log_loss: "log_loss", skm.accuracy_score: "accuracy",
                   skm.balanced_accuracy_score: "balanced_accuracy"}
 
-# %% ../nbs/14_evaluate.ipynb #055e80f3
+# %% ../nbs/14_evaluate.ipynb #2be7c7aa
 def _resample_chunks(strata: np.ndarray, n_boot: int, seed: int, stratified: bool, max_cells: int = 2_000_000):
     "Yield index arrays (chunk, n) of bootstrap resamples, generated vectorized and chunked to bound memory."
     rng, n = np.random.default_rng(seed), len(strata)
@@ -201,6 +241,14 @@ def _resample_chunks(strata: np.ndarray, n_boot: int, seed: int, stratified: boo
     for start in range(0, n_boot, step):
         b = min(step, n_boot - start)
         yield np.concatenate([g[rng.integers(0, len(g), size=(b, len(g)))] for g in groups], axis=1)
+
+NEEDS_EVERY_CLASS = ("roc_auc", "pr_auc", "balanced_accuracy", "f1_macro", "recall", "f1")  # undefined or redefined without a class
+
+def _lacks_a_class(codes: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    "For each resample (row of `idx`), whether some class of the integer `codes` has no case in it."
+    b, k = idx.shape[0], int(codes.max()) + 1 if len(codes) else 1
+    seen = np.bincount((codes[idx] + k * np.arange(b)[:, None]).ravel(), minlength=b * k).reshape(b, k)
+    return (seen == 0).any(1)
 
 def _encode_for_batch(name, y, s):
     "Arrays the batch metric `name` expects: 0/1 or integer-coded labels, float scores."
@@ -227,20 +275,29 @@ def bootstrap_ci(y_true, y_score, metric, n_boot: int = 1000, alpha: float = 0.0
         raise EvaluationError(f"unknown metric name {metric!r}", "bootstrap_ci(metric=...)",
                               f"use one of {sorted(BATCH_METRICS)} or a callable(y_true, y_score) -> float.")
     if name: yb, sb = _encode_for_batch(name, y, s)
+    codes = np.unique(y, return_inverse=True)[1].ravel() if y.ndim == 1 else None
     stats = []
     for idx in _resample_chunks(y, n_boot, seed, stratified):
         if name:
             b, n = idx.shape[0], len(y)
             W = np.bincount((idx + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n).astype(float)
-            stats.append(BATCH_METRICS[name](W, yb, sb))
+            st = np.asarray(BATCH_METRICS[name](W, yb, sb), dtype=float)
+            if name in NEEDS_EVERY_CLASS and not stratified and codes is not None:
+                st = np.where(_lacks_a_class(codes, idx), np.nan, st)
+            stats.append(st)
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 stats.append(np.array([float(metric(y[i], s[i])) for i in idx]))
     stats = np.concatenate(stats) if stats else np.array([])
-    if not np.isfinite(stats).any():
-        warn("bootstrap_ci: the metric is undefined on every resample; returning (nan, nan).", stacklevel=2)
+    bad = int((~np.isfinite(stats)).sum())
+    if bad > alpha * len(stats):
+        warn(f"bootstrap_ci: the metric is undefined on {bad} of {len(stats)} resamples (they lack a class); "
+             "returning (nan, nan) rather than a biased interval. Use stratified=True.", stacklevel=2)
         return (math.nan, math.nan)
+    if bad:
+        warn(f"bootstrap_ci: the metric is undefined on {bad} of {len(stats)} resamples (they lack a class); the "
+             "interval uses the others, so it assumes every class is present. Use stratified=True.", stacklevel=2)
     lo, hi = np.nanpercentile(stats, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return (float(lo), float(hi))
 
@@ -500,32 +557,49 @@ def fig_to_png(fig, dpi: int = 80) -> str:
     if "matplotlib.pyplot" in sys.modules: sys.modules["matplotlib.pyplot"].close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
-# %% ../nbs/14_evaluate.ipynb #b9b5174a
+# %% ../nbs/14_evaluate.ipynb #e2b4fe28
 BINARY_CI = ("roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "f1", "log_loss", "brier")
 MULTI_CI = ("accuracy", "balanced_accuracy", "f1_macro", "log_loss")
 
+def interval_reasons(counts: dict, task: str, metrics, cases: str = "y_true", min_class_cases: int = MIN_CLASS_CASES) -> dict:
+    """`{metric: reason}` for the `metrics` that get no bootstrap interval from class counts `counts`.
+
+    Binary: none at all when either class has fewer than `min_class_cases` cases (every metric then rests on
+    those few cases). Multiclass: the class-averaged metrics (`CLASS_AVERAGED`) lose theirs when any class is that
+    rare; accuracy and log loss weigh a rare class by its share of cases and keep theirs."""
+    need = max(1, int(min_class_cases))
+    few = _shortfall(task, counts, need)
+    if not few: return {}
+    why = f"{few} in {cases}; an interval needs at least {need} cases of each class"
+    return {m: why for m in metrics if task == "binary" or m in CLASS_AVERAGED}
+
 class Evaluation:
     "Metrics, intervals, confusion, curves and an HTML summary of one model's probabilities on one test set."
-    def __init__(self, y, proba, classes, positive_class, threshold, n_boot, seed, name):
+    def __init__(self, y, proba, classes, positive_class, threshold, n_boot, seed, name,
+                 min_class_cases: int = MIN_CLASS_CASES):
         self.classes, self.positive_class, self.threshold, self.name = classes, positive_class, threshold, name
         self.task, self.n, self.n_boot = ("binary" if len(classes) == 2 else "multiclass"), len(y), n_boot
         self._y, self._p = y, proba          # binary: 0/1 and positive-class probs; multiclass: codes and (n, K)
+        self.min_class_cases, cases = min_class_cases, f"the {len(y):,} evaluated cases"
         if self.task == "binary":
-            self.metrics = binary_metrics(y, proba, threshold)
+            self.class_counts = class_counts(y, ["negative", "positive"])
+            self.metrics = binary_metrics(y, proba, threshold, min_class_cases, cases)
             pred = (proba >= threshold).astype(int)
             scores = {"accuracy": pred, "balanced_accuracy": pred, "f1": pred}
         else:
-            self.metrics = multiclass_metrics(y, proba, labels=range(len(classes)))
+            self.class_counts = class_counts(y, classes)
+            labs = np.empty(len(classes), dtype=object); labs[:] = classes
+            self.metrics = multiclass_metrics(labs[y], proba, classes, min_class_cases, cases)
             scores = {"accuracy": proba.argmax(1), "balanced_accuracy": proba.argmax(1), "f1_macro": proba.argmax(1)}
-        self.ci = {}
-        if n_boot:
-            for m in (BINARY_CI if self.task == "binary" else MULTI_CI):
-                if math.isfinite(self.metrics.get(m, math.nan)):
-                    self.ci[m] = bootstrap_ci(y, scores.get(m, proba), m, n_boot=n_boot, seed=seed)
+        self.not_computed = metric_reasons(self.class_counts, self.task, cases, min_class_cases)   # metric -> why it is None
+        wanted = [m for m in (BINARY_CI if self.task == "binary" else MULTI_CI) if self.metrics.get(m) is not None]
+        self.ci_not_computed = interval_reasons(self.class_counts, self.task, wanted, cases, min_class_cases) if n_boot else {}
+        self.ci = {m: bootstrap_ci(y, scores.get(m, proba), m, n_boot=n_boot, seed=seed)
+                   for m in wanted if n_boot and m not in self.ci_not_computed}
 
     def __repr__(self):
         return f"Evaluation({self.name!r}, {self.task}, n={self.n}, " + \
-               ", ".join(f"{k}={v:.3f}" for k, v in list(self.metrics.items())[:3]) + ")"
+               ", ".join(f"{k}={fmt_num(v)}" for k, v in list(self.metrics.items())[:3]) + ")"
 
 # %% ../nbs/14_evaluate.ipynb #42031b32
 def _predictions(self: Evaluation, threshold=None) -> np.ndarray:
@@ -562,10 +636,13 @@ def _ev_top_confusions(self: Evaluation, k: int = 10) -> pd.DataFrame:
 Evaluation.confusion_matrix, Evaluation.per_class_report, Evaluation.top_confusions = \
     _ev_confusion_matrix, _ev_per_class_report, _ev_top_confusions
 
-# %% ../nbs/14_evaluate.ipynb #d344cedd
+# %% ../nbs/14_evaluate.ipynb #7a65a46c
 def evaluate(y_true, proba, classes, positive_class=None, threshold: float = 0.5, n_boot: int = 1000,
-             seed: int = 0, name: str = "model") -> Evaluation:
-    "Evaluate probabilities `proba` (columns in `classes` order, or positive-class probs) against labels `y_true`."
+             seed: int = 0, name: str = "model", min_class_cases: int = MIN_CLASS_CASES) -> Evaluation:
+    """Evaluate probabilities `proba` (columns in `classes` order, or positive-class probs) against labels `y_true`.
+
+    Metrics and intervals that classes with fewer than `min_class_cases` cases cannot support are left out with a
+    reason (`Evaluation.not_computed`, `Evaluation.ci_not_computed`)."""
     classes = [c.item() if isinstance(c, np.generic) else c for c in list(classes)]
     if len(classes) < 2 or len(set(classes)) != len(classes):
         raise EvaluationError(f"classes must hold at least two distinct labels, got {classes!r}",
@@ -581,13 +658,13 @@ def evaluate(y_true, proba, classes, positive_class=None, threshold: float = 0.5
         if P.ndim != 1 or len(P) != len(codes):
             raise EvaluationError(f"proba has shape {P.shape} for {len(codes)} rows and 2 classes", "evaluate(proba=...)",
                                   "pass (n,) probabilities of positive_class or (n, 2) predict_proba output.")
-        return Evaluation((codes == j).astype(int), P, classes, pos, threshold, n_boot, seed, name)
+        return Evaluation((codes == j).astype(int), P, classes, pos, threshold, n_boot, seed, name, min_class_cases)
     if positive_class is not None:
         raise EvaluationError("positive_class applies to binary tasks only", "evaluate(positive_class=...)")
     P = check_proba_matrix(P, len(codes), len(classes), "evaluate(proba=...)")
-    return Evaluation(codes, P, classes, None, threshold, n_boot, seed, name)
+    return Evaluation(codes, P, classes, None, threshold, n_boot, seed, name, min_class_cases)
 
-# %% ../nbs/14_evaluate.ipynb #c172bcad
+# %% ../nbs/14_evaluate.ipynb #e036a9c1
 def _ovr(self: Evaluation):
     "(label, y01, score) pairs: the positive class for binary; micro average plus up to 8 classes otherwise."
     if self.task == "binary": return [(self.positive_class, self._y, self._p)]
@@ -595,13 +672,18 @@ def _ovr(self: Evaluation):
     out = [("micro avg", Y.ravel(), self._p.ravel())]
     return out + [(c, Y[:, i], self._p[:, i]) for i, c in enumerate(self.classes[:8]) if 0 < Y[:, i].sum() < len(Y)]
 
+def _curve_score(self: Evaluation, y, text: str) -> str:
+    "`text` (the curve's AUC/AP) for the legend, or the case count when it is too small for the number to mean much."
+    n1 = int(np.sum(y)); few = min(n1, len(y) - n1)
+    return text if few >= max(1, self.min_class_cases) else f"{n1} of {len(y)} cases, too few for a score"
+
 def _ev_plot_roc(self: Evaluation, ax=None):
     "ROC curve(s) with AUC in the legend."
     ax = _axes(ax)
     for lab, y, s in _ovr(self):
         if len(np.unique(y)) < 2: continue
         fpr, tpr, _ = skm.roc_curve(y, s)
-        ax.plot(fpr, tpr, lw=1.5, label=f"{_txt(lab)} (AUC {skm.auc(fpr, tpr):.3f})")
+        ax.plot(fpr, tpr, lw=1.5, label=f"{_txt(lab)} ({_curve_score(self, y, f'AUC {skm.auc(fpr, tpr):.3f}')})")
     ax.plot([0, 1], [0, 1], ls=":", c="grey")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
     ax.legend(loc="lower right", fontsize="small")
@@ -614,7 +696,7 @@ def _ev_plot_pr(self: Evaluation, ax=None):
         if y.sum() == 0: continue
         prec, rec, _ = skm.precision_recall_curve(y, s)
         ax.step(rec, prec, where="post", lw=1.5,
-                label=f"{_txt(lab)} (AP {skm.average_precision_score(y, s):.3f})")
+                label=f"{_txt(lab)} ({_curve_score(self, y, f'AP {skm.average_precision_score(y, s):.3f}')})")
     if self.task == "binary": ax.axhline(self._y.mean(), ls=":", c="grey", label="base rate")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", ylim=(0, 1.02))
     ax.legend(loc="best", fontsize="small")
@@ -677,13 +759,14 @@ def _ev_figure(self: Evaluation, fig=None):
 Evaluation.plot_roc, Evaluation.plot_pr, Evaluation.plot_calibration = _ev_plot_roc, _ev_plot_pr, _ev_plot_calibration
 Evaluation.plot_gains, Evaluation.plot_confusion, Evaluation.figure = _ev_plot_gains, _ev_plot_confusion, _ev_figure
 
-# %% ../nbs/14_evaluate.ipynb #91ccef6f
+# %% ../nbs/14_evaluate.ipynb #fdf2c5b7
 def _ev_to_dict(self: Evaluation) -> dict:
     "JSON-serializable summary: metrics, intervals, confusion, and gains for binary tasks."
     cm = self.confusion_matrix()
     d = {"name": self.name, "task": self.task, "n": self.n, "classes": self.classes,
          "positive_class": self.positive_class, "threshold": self.threshold, "n_boot": self.n_boot,
-         "metrics": self.metrics, "ci": self.ci,
+         "metrics": self.metrics, "ci": self.ci, "not_computed": self.not_computed, "ci_not_computed": self.ci_not_computed,
+         "class_counts": self.class_counts, "min_class_cases": self.min_class_cases,
          "confusion": {"labels": list(cm.index), "matrix": cm.to_numpy().tolist()}}
     if self.task == "binary": d["gains"] = gains_table(self._y, self._p).to_dict(orient="records")
     return _py(d)
@@ -691,8 +774,14 @@ def _ev_to_dict(self: Evaluation) -> dict:
 def _ev_html(self: Evaluation, figure_png: bool = True) -> str:
     "Metrics with intervals, confusion matrix and the figure, every label escaped."
     pct = "95%"
-    rows = [[k, fmt_num(v), "–".join(fmt_num(x) for x in self.ci[k]) if k in self.ci else ""]
-            for k, v in self.metrics.items()]
+    said, rows = set(), []
+    for k, v in self.metrics.items():
+        ci = "–".join(fmt_num(x) for x in self.ci[k]) if k in self.ci else ""
+        if k in self.ci_not_computed:
+            why = self.ci_not_computed[k]
+            ci = "none (as above)" if why in said else f"none: {why}"
+            said.add(why)
+        rows.append([k, fmt_num(v) if v is not None else f"not computed: {self.not_computed.get(k, 'undefined here')}", ci])
     head = (f"<h4>{esc(self.name)}: {self.task} evaluation on {self.n:,} cases</h4>" +
             (f"<p>positive class {esc(self.positive_class)}, threshold {fmt_num(self.threshold)}; "
              f"intervals: {pct} bootstrap, {self.n_boot} resamples</p>" if self.task == "binary" else

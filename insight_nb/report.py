@@ -31,12 +31,12 @@ from .publish import (check_out, default_out, package_versions, publish_dir, pub
 # %% auto #0
 __all__ = ['METRIC_NAMES', 'SETUP_CELL', 'REPORT_CELLS', 'EXTRA_HELP', 'TEMPLATES', 'TEMPLATE_DIR', 'REUSE_TAG', 'HTML_TEMPLATE',
            'best_evaluation', 'BusinessThreshold', 'business_threshold', 'Skipped', 'report_drivers', 'report_segments',
-           'report_targeting', 'report_fairness', 'ReportContext', 'best_model_findings', 'tie_findings',
-           'failed_model_findings', 'gap_findings', 'balance_findings', 'threshold_findings', 'report_findings',
-           'insight_metrics', 'report_metrics', 'write_outputs', 'ReportCell', 'parameters_source', 'new_template',
-           'write_notebook', 'build_template', 'sync_templates', 'template_path', 'template_parameters', 'ReportSpec',
-           'resolve_report', 'ipc_path', 'pinned_kernel_manager_class', 'reuse_cell', 'execute_template', 'render_html',
-           'stage_timings', 'ReportRunError', 'mark_failure', 'ReportResult', 'run_report']
+           'report_targeting', 'report_fairness', 'ReportContext', 'best_model_findings', 'too_few_cases_findings',
+           'tie_findings', 'failed_model_findings', 'gap_findings', 'balance_findings', 'threshold_findings',
+           'report_findings', 'insight_metrics', 'report_metrics', 'write_outputs', 'ReportCell', 'parameters_source',
+           'new_template', 'write_notebook', 'build_template', 'sync_templates', 'template_path', 'template_parameters',
+           'ReportSpec', 'resolve_report', 'ipc_path', 'pinned_kernel_manager_class', 'reuse_cell', 'execute_template',
+           'render_html', 'stage_timings', 'ReportRunError', 'mark_failure', 'ReportResult', 'run_report']
 
 # %% ../nbs/20_report.ipynb #a7206785
 def best_evaluation(board):
@@ -158,7 +158,7 @@ def report_fairness(board, ds, recipe: Recipe, threshold: BusinessThreshold | No
     t = threshold.threshold if isinstance(threshold, BusinessThreshold) else 0.5
     return _guard("fairness", lambda: fairness_for(board, ds, recipe.sensitive, threshold=t))
 
-# %% ../nbs/20_report.ipynb #e2f7fe2f
+# %% ../nbs/20_report.ipynb #0d9d0833
 METRIC_NAMES = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "accuracy", "f1_macro": "macro F1", "log_loss": "log loss"}
 
 @dataclass
@@ -175,7 +175,7 @@ def _ok(board) -> list:
 
 def _ranked(board) -> list:
     lower = board.primary in ("log_loss", "brier")
-    return sorted(_ok(board), key=lambda r: r["cv"][board.primary] * (1 if lower else -1))
+    return sorted([r for r in _ok(board) if r["cv"].get(board.primary) is not None], key=lambda r: r["cv"][board.primary] * (1 if lower else -1))
 
 @finding_generator("ReportContext", "best_model")
 def best_model_findings(ctx) -> list:
@@ -186,29 +186,44 @@ def best_model_findings(ctx) -> list:
         return [Finding("No model finished", "No model finished, so there are no results to trust.", "no_model", "high", 100,
                         evidence("models finished", 0, statuses={r["name"]: r["status"] for r in board.results}))]
     r, m = _ranked(board)[0], board.primary
-    ev = evidence(f"cross-validated {_mname(m)}", r["cv"][m], r["cv_ci"][m], board.protocol.get("n_cv"), model=r["name"], n_models=len(_ok(board)))
+    ev = evidence(f"cross-validated {_mname(m)}", r["cv"][m], r["cv_ci"].get(m), board.protocol.get("n_cv"), model=r["name"], n_models=len(_ok(board)))
     text = f"{r['name']} is the best of {len(_ok(board))} models by cross-validated {_mname(m)} ({r['cv'][m]:.3f})"
     sev = "info"
-    if m in r.get("test", {}):
-        t, (lo, hi) = r["test"][m], r.get("test_ci", {}).get(m, (float("nan"), float("nan")))
-        ev = evidence(f"test {_mname(m)}", t, (lo, hi), board.protocol.get("n_test"), model=r["name"], cv=r["cv"][m], cv_ci=r["cv_ci"][m],
+    t = (r.get("test") or {}).get(m)
+    if t is not None:
+        ci = (r.get("test_ci") or {}).get(m)
+        ev = evidence(f"test {_mname(m)}", t, ci, board.protocol.get("n_test"), model=r["name"], cv=r["cv"][m], cv_ci=r["cv_ci"].get(m),
                       n_models=len(_ok(board)))
-        text += f"; on {board.protocol.get('n_test', 0):,} held-out rows it scores {t:.3f} (95% CI {lo:.3f}–{hi:.3f})"
-        if m == "roc_auc" and hi < 0.6:
+        why = ((r.get("not_computed") or {}).get("test_ci") or {}).get(m, "too few cases")
+        text += f"; on {board.protocol.get('n_test', 0):,} held-out rows it scores {t:.3f}" + \
+                (f" (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else f" (no interval: {why})")
+        if ci and m == "roc_auc" and ci[1] < 0.6:
             sev, text = "medium", text + ", barely better than chance"
-        elif m == "accuracy" and ds is not None:
+        elif ci and m == "accuracy" and ds is not None:
             base = max(ds.schema.target.counts.values()) / sum(ds.schema.target.counts.values())
             ev["majority_rate"] = base
-            if lo <= base: sev, text = "medium", text + f", not clearly better than always predicting the largest class ({base:.3f})"
+            if ci[0] <= base: sev, text = "medium", text + f", not clearly better than always predicting the largest class ({base:.3f})"
     return [Finding(f"Best model: {r['name']}", text + ".", "best_model", sev, 100, ev)]
+
+@finding_generator("ReportContext", "too_few_cases")
+def too_few_cases_findings(ctx) -> list:
+    "The primary metric could not be computed on these data (a class too rare per fold or in the test split): what was done instead."
+    board = ctx.board
+    if board is None or not board.protocol.get("primary_note"): return []
+    from insight_nb.compare import PRIMARY
+    note, want = board.protocol["primary_note"], PRIMARY[board.task]
+    return [Finding(f"Too few cases for {_mname(want)}", f"Models are ranked by {_mname(board.primary)} instead of {_mname(want)}: {note.rstrip('.')}.",
+                    "too_few_cases", "medium", 90, evidence("primary metric", None, wanted=want, used=board.primary))]
 
 @finding_generator("ReportContext", "model_tie")
 def tie_findings(ctx) -> list:
     "The runner-up within the cross-validation interval of the best model."
     board = ctx.board
     if board is None or len(_ok(board)) < 2: return []
+    if len(_ranked(board)) < 2: return []
     a, b = _ranked(board)[:2]
     m = board.primary
+    if m not in a["cv_ci"]: return []
     lo, hi = a["cv_ci"][m]
     if not (lo <= b["cv"][m] <= hi): return []
     faster = min((a, b), key=lambda r: r["fit_seconds"] or 0)["name"]
@@ -231,7 +246,7 @@ def gap_findings(ctx) -> list:
     board = ctx.board
     if board is None or board.best is None: return []
     r, m = _ranked(board)[0], board.primary
-    if m not in r.get("test", {}): return []
+    if (r.get("test") or {}).get(m) is None or m not in r["cv_ci"]: return []
     t, cv, (lo, hi) = r["test"][m], r["cv"][m], r["cv_ci"][m]
     if lo <= t <= hi or abs(t - cv) < 0.02: return []
     return [Finding("Test score outside the CV interval",
@@ -266,7 +281,7 @@ def report_findings(recipe: Recipe | None = None, ds=None, board=None, *results)
     "All findings of a report: its context, the data, and each further result (threshold, drivers, segments, ...), ranked."
     return _findings.findings(ReportContext(recipe, ds, board), ds, *[r for r in results if r is not None])
 
-# %% ../nbs/20_report.ipynb #4fc94cdd
+# %% ../nbs/20_report.ipynb #9df8fbe9
 def _extra_test_metrics(ev) -> dict:
     "Metrics every report has: macro F1 for binary tasks too."
     if ev.task != "binary": return {}
@@ -299,7 +314,7 @@ def report_metrics(recipe: Recipe, ds=None, board=None, threshold: BusinessThres
     if board is not None:
         models = []
         for r in board.results:
-            m = {k: r.get(k) for k in ("name", "status", "cv", "cv_ci", "test", "test_ci", "fit_seconds")}
+            m = {k: r.get(k) for k in ("name", "status", "cv", "cv_ci", "test", "test_ci", "not_computed", "fit_seconds")}
             if r["name"] in board.estimators: m["test"] = dict(m["test"] or {}) | _extra_test_metrics(board.estimators[r["name"]][1])
             models.append(m)
         best = next((m for m in models if m["name"] == board.best), {})

@@ -44,10 +44,10 @@ def test_binary_metrics_match_sklearn():
     for k, v in expected.items(): assert m[k] == pytest.approx(v, abs=1e-12), k
 
 
-def test_binary_metrics_single_class_is_nan_with_warning():
-    with pytest.warns(UserWarning, match="single class"):
+def test_binary_metrics_single_class_is_not_computed_with_reason():
+    with pytest.warns(UserWarning, match="no positive cases"):
         m = binary_metrics([0, 0, 0, 0], [0.1, 0.7, 0.2, 0.4])
-    assert math.isnan(m["roc_auc"]) and math.isnan(m["pr_auc"])
+    assert m["roc_auc"] is None and m["pr_auc"] is None and m["recall"] is None and m["balanced_accuracy"] is None
     assert m["accuracy"] == 0.75 and math.isfinite(m["log_loss"])
 
 
@@ -65,12 +65,12 @@ def test_multiclass_metrics_match_sklearn():
     assert m["roc_auc_ovr"] == pytest.approx(skm.roc_auc_score(y, P, multi_class="ovr"))
 
 
-def test_multiclass_missing_class_gives_nan_auc():
+def test_multiclass_missing_class_is_not_computed():
     y, P = _multi()
     keep = y != 3
-    with pytest.warns(UserWarning, match="every class"):
+    with pytest.warns(UserWarning, match="no cases of class 3"):
         m = multiclass_metrics(y[keep], P[keep], labels=[0, 1, 2, 3])
-    assert math.isnan(m["roc_auc_ovr"]) and math.isfinite(m["accuracy"])
+    assert m["roc_auc_ovr"] is None and m["balanced_accuracy"] is None and math.isfinite(m["accuracy"])
 
 
 # ---------------------------------------------------------------- bootstrap
@@ -138,10 +138,14 @@ def test_stratified_keeps_class_counts():
     counts = []
     lo, hi = bootstrap_ci(y, p, lambda a, b: counts.append(a.sum()) or skm.roc_auc_score(a, b), n_boot=50)
     assert set(counts) == {3} and math.isfinite(lo)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        plain = bootstrap_ci(y, p, "roc_auc", n_boot=300, stratified=False)
-    assert all(math.isfinite(v) for v in plain)  # resamples with no positive are skipped (NaN), not fatal
+    # unstratified: resamples without a positive are undefined; that is said, and too many of them means no interval
+    y5 = np.r_[np.zeros(95, int), np.ones(5, int)]
+    with pytest.warns(UserWarning, match=r"undefined on \d+ of 2000 resamples .* assumes every class is present"):
+        plain = bootstrap_ci(y5, p, "roc_auc", n_boot=2000, stratified=False)
+    assert all(math.isfinite(v) for v in plain)
+    with pytest.warns(UserWarning, match="rather than a biased interval"):
+        one = bootstrap_ci(np.r_[np.zeros(99, int), 1], p, "roc_auc", n_boot=300, stratified=False)
+    assert all(math.isnan(v) for v in one)
 
 
 def test_bootstrap_is_reproducible_and_seeded():
