@@ -76,7 +76,7 @@ def _strangers(folder, listed) -> list[str]:
             if rel not in parents and not any(x.startswith(rel + "/") for x in out) and not (Path(dirpath) / n).is_symlink(): out.append(rel + "/")
     return sorted(out)
 
-# %% ../nbs/07_publish.ipynb #0f61454e
+# %% ../nbs/07_publish.ipynb #275c6c80
 def _not_owned_error(out: Path, flag: str, what: str) -> InsightError:
     return InsightError(f"{flag} {out} exists and was not written by insight-nb (it has no {MARKER}), so insight-nb will not replace it.",
                         where=str(out), fix=f"choose an empty or new folder (e.g. {flag} {out / what}), or pass --force to write the {what} files "
@@ -100,6 +100,9 @@ def check_writable(out, flag: str = "--out") -> Path:
 def check_out(out, force: bool = False, flag: str = "--out", what: str = "report") -> Path:
     "Validate an output *folder* before any work: returns its absolute path, or raises a clear `InsightError`."
     out = Path(out).expanduser().absolute()
+    if out.is_symlink():
+        raise InsightError(f"{flag} {out} is a symbolic link; insight-nb publishes into real folders only.", where=str(out),
+                           fix=f"name the folder it points to ({flag} {out.resolve()}) or a new folder.")
     if out.exists() and not out.is_dir():
         raise InsightError(f"{flag} {out} is an existing file; the {what} is written as a folder.", where=str(out),
                            fix=f"name a new folder instead, e.g. {flag} {out.with_suffix('')}_{what}.")
