@@ -21,9 +21,9 @@ from .publish import check_out, check_writable, default_out, package_versions, p
 
 # %% auto #0
 __all__ = ['COMMANDS', 'PLUGINS', 'FORCE_ARG', 'subcommand', 'load_plugins', 'UsageError', 'positive', 'build_parser',
-           'run_profile', 'Terminated', 'main']
+           'profile_options', 'check_early', 'run_profile', 'Terminated', 'main']
 
-# %% ../nbs/90_cli.ipynb #5dd67e82
+# %% ../nbs/90_cli.ipynb #5ee17bf1
 COMMANDS: dict = {}
 
 def subcommand(name: str, help: str, args=()):
@@ -50,7 +50,10 @@ class UsageError(InsightError):
 class _Parser(argparse.ArgumentParser):
     "argparse, but a bad command line is one paragraph (what, where, fix) with exit status 2, like every other error."
     def error(self, message):
-        raise UsageError(f"{message}.", where=self.prog, fix=f"see `{self.prog} --help` for the accepted arguments.")
+        import re
+        m = re.match(r"argument ([^:]+): (.*)", message, re.S)  # "argument --threads: 'abc' is not an integer": the flag is the place
+        where, what = (m.group(1), m.group(2)) if m else (None, message)  # `main` prints the command before it
+        raise UsageError(f"{what}.", where=where, fix=f"see `{self.prog} --help` for the accepted arguments.")
 
 def positive(kind=float):
     "An argparse type: a number > 0 of `kind` (so `--timeout -5` or `--threads 0` is refused, not silently accepted)."
@@ -73,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         for flags, kw in c["args"]: sp.add_argument(*flags, **kw)
     return p
 
-# %% ../nbs/90_cli.ipynb #ac8117d9
+# %% ../nbs/90_cli.ipynb #8e95c582
 FORCE_ARG = (["--force"], dict(action="store_true", help="write into an existing folder that insight-nb did not create, adding its files "
                                                           "and touching nothing else (a file of the same name is still never overwritten)"))
 
@@ -83,19 +86,47 @@ _DATA_ARGS = [
     (["--positive-class"], dict(default=None, help="the positive class of a binary target")),
     (["--sep"], dict(default=None, help="field separator (default: sniffed)")),
     (["--encoding"], dict(default="utf-8", help="the file's text encoding, e.g. latin-1 or cp1252 (default: utf-8)")),
+    (["-p", "--param"], dict(action="append", default=[], metavar="KEY=VALUE",
+                             help="a data option of the recipe, as for `report`: e.g. -p on_bad_lines=skip -p drop_rare_classes=true -p roles={id: identifier} (repeatable)")),
     (["--out"], dict(default=None, help="output folder (default: reports/output/<data name>/profile)")),
     FORCE_ARG,
 ]
+
+def profile_options(ns) -> dict:
+    """`prepare()` keyword arguments from the flags and `-p KEY=VALUE` items of `insight-nb profile` (the recipe's data
+    options, read and checked as `report` reads them), so every fix a data error suggests works from this command too."""
+    from insight_nb.recipe import DATA_OPTIONS, check_keys, field_types, parse_assignment, parse_value
+    opts = dict(target=ns.target, positive_class=ns.positive_class, sep=ns.sep, encoding=ns.encoding)
+    given = dict(parse_assignment(item) for item in ns.param)
+    check_keys(given, ("target", "positive_class", "roles") + tuple(DATA_OPTIONS), "-p", "parameter")
+    hints = field_types()
+    for k, v in given.items(): opts[k] = parse_value(k, v, hints[k], f"-p {k}")
+    return opts
+
+def check_early(check, out, **kw):
+    """Run the output check `check(out, **kw)` now, so a bad `--out` fails before the work, and remove again the parent
+    folders the check had to create (bad input must leave no folder behind); the caller checks again before writing."""
+    p = Path(out).expanduser().absolute()
+    made, q = [], p.parent
+    while not q.exists() and q != q.parent: made, q = made + [q], q.parent
+    try: return check(p, **kw)
+    finally:
+        for d in made:  # innermost first; a folder that is no longer empty (somebody else's now) stays
+            try: d.rmdir()
+            except OSError: break
 
 def run_profile(ns) -> Path:
     "Profile `ns.data` into `ns.out`; returns the path of profile.html."
     from insight_nb.dataset import prepare
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    out = check_out(Path(ns.out) if ns.out else default_out(ns.data, "profile"), force=ns.force, what="profile")
+    out = Path(ns.out) if ns.out else default_out(ns.data, "profile")
+    opts = profile_options(ns)
+    check_early(check_out, out, force=ns.force, what="profile")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # collected in the dataset and written to the report
-        ds = prepare(ns.data, ns.target, positive_class=ns.positive_class, sep=ns.sep, encoding=ns.encoding)
+        ds = prepare(ns.data, **opts)
+    out = check_out(out, force=ns.force, what="profile")  # creates the parent folders only now that the data is good
     prof = ds.profile()
     tmp = staging_dir(out)
     try:
@@ -122,6 +153,8 @@ _REPORT_ARGS = [
     (["--template"], dict(default=None, help="tabular_report (default), text_report, or a template .ipynb path")),
     (["-p", "--param"], dict(action="append", default=[], metavar="KEY=VALUE", help="a template parameter, e.g. -p cv=3 -p models=[sk_logreg,sk_hgb] (repeatable)")),
     (["--config"], dict(default=None, help="a recipe YAML file; -p values override it")),
+    (["--sep"], dict(default=None, help="field separator, the same as -p sep=X (default: sniffed)")),
+    (["--encoding"], dict(default=None, help="the file's text encoding, the same as -p encoding=X, e.g. latin-1 or cp1252 (default: utf-8)")),
     (["--out"], dict(default=None, help="output folder (default: reports/output/<data name>/report)")),
     FORCE_ARG,
     (["--timeout"], dict(type=positive(float), default=None, help="seconds a cell may run (default: no limit)")),
@@ -132,8 +165,10 @@ _REPORT_ARGS = [
 def _report_cmd(ns) -> int:
     from insight_nb.report import ReportRunError, run_report
     env = {k: str(ns.threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")} if ns.threads else None
+    # --sep and --encoding are the flags the data errors suggest (as in `profile`); they are the -p values of the same name
+    params = list(ns.param) + [f"{k}={v}" for k, v in (("sep", ns.sep), ("encoding", ns.encoding)) if v is not None]
     try:
-        res = run_report(ns.data, ns.target, template=ns.template, params=ns.param, config=ns.config, out=ns.out,
+        res = run_report(ns.data, ns.target, template=ns.template, params=params, config=ns.config, out=ns.out,
                          timeout=ns.timeout, kernel_env=env, force=ns.force)
     except ReportRunError as e:
         print(f"insight-nb report: error: {e}", file=sys.stderr)
@@ -149,16 +184,23 @@ def _report_cmd(ns) -> int:
     (["--force"], dict(action="store_true", help="overwrite an existing file")),
 ])
 def _new_template_cmd(ns) -> int:
-    from insight_nb.report import new_template
+    from insight_nb.publish import check_name
+    from insight_nb.report import new_template, write_notebook
+    check_name(ns.name, "template name", where="NAME")  # it becomes the default file name and the `--template` name
     out = Path(ns.out or f"{ns.name}.ipynb")
     if out.is_dir(): raise InsightError(f"--out {out} is a folder; a notebook file is written.", where=str(out), fix=f"name a file, e.g. --out {out / (ns.name + '.ipynb')}.")
     if out.exists() and not ns.force: raise InsightError("the file exists.", where=str(out), fix="choose another --out or pass --force to overwrite it.")
+    check_early(check_writable, out)
+    try: nb = new_template(ns.cells, None, title=ns.title, name=ns.name)  # the cells are checked before anything is written
+    except InsightError as e:
+        if e.where != "new_template": raise
+        raise type(e)(e.what, where=f"--cells {ns.cells}", fix=e.fix) from None
     check_writable(out)
-    new_template(ns.cells, out, title=ns.title, name=ns.name)
+    write_notebook(nb, out)
     print(f"template written: {out}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #38528417
+# %% ../nbs/90_cli.ipynb #7e6b7cab
 class Terminated(KeyboardInterrupt):
     "SIGTERM, handled like Ctrl-C: the run stops, earlier output stays, a failed run is recorded."
 
@@ -170,10 +212,15 @@ def main(argv=None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        ns = build_parser().parse_args(argv)
+        ns, extra = build_parser().parse_known_args(argv)
         command = f"insight-nb {ns.command}"
+        if extra: raise UsageError(f"unrecognized argument{'s' * (len(extra) > 1)}: {' '.join(extra)}.",
+                                   fix=f"see `{command} --help` for the accepted arguments.")
         return COMMANDS[ns.command]["func"](ns) or 0
     except InsightError as e:
+        if isinstance(e, UsageError) and command == "insight-nb":  # argparse stopped inside a subcommand: name it
+            sub = next((a for a in (sys.argv[1:] if argv is None else argv) if not str(a).startswith("-")), None)
+            if sub in COMMANDS: command = f"insight-nb {sub}"
         print(f"{command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
