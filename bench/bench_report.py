@@ -39,11 +39,8 @@ def _run(cmd: list, **kw) -> float:
 
 
 def _insight_nb(*args) -> list:
-    "`insight-nb ARGS`; `sweep` through `python -m insight_nb.sweep` while the CLI does not import the sweep module yet."
-    exe = str(BIN / "insight-nb")
-    if args[0] == "sweep" and subprocess.run([exe, "sweep", "--help"], capture_output=True, env=_env()).returncode != 0:
-        return [sys.executable, "-m", "insight_nb.sweep", *args[1:]]
-    return [exe, *args]
+    "`insight-nb ARGS` from this environment."
+    return [str(BIN / "insight-nb"), *args]
 
 
 @bench("report")

@@ -19,10 +19,10 @@ from pathlib import Path
 from .core import InsightError
 
 # %% auto #0
-__all__ = ['MARKER', 'OWNER', 'DEFAULT_ROOT', 'sha256_file', 'read_marker', 'owns', 'files_under', 'check_writable', 'check_out',
-           'pid_alive', 'clean_stale', 'staging_dir', 'publish_dir', 'remove_owned', 'verify_folder', 'publish_failed',
-           'check_out_file', 'publish_file', 'claim_dir', 'record_files', 'check_name', 'default_out',
-           'package_versions', 'write_json']
+__all__ = ['MARKER', 'OWNER', 'DEFAULT_ROOT', 'sha256_file', 'read_marker', 'owns', 'files_under', 'intact_files',
+           'check_writable', 'check_out', 'check_early', 'path_inside', 'pid_alive', 'clean_stale', 'staging_dir',
+           'publish_dir', 'remove_owned', 'verify_folder', 'publish_failed', 'check_out_file', 'publish_file',
+           'claim_dir', 'record_files', 'check_name', 'default_out', 'package_versions', 'write_json']
 
 # %% ../nbs/07_publish.ipynb #a206a584
 MARKER = ".insight-nb.json"
@@ -76,11 +76,27 @@ def _strangers(folder, listed) -> list[str]:
             if rel not in parents and not any(x.startswith(rel + "/") for x in out) and not (Path(dirpath) / n).is_symlink(): out.append(rel + "/")
     return sorted(out)
 
-# %% ../nbs/07_publish.ipynb #275c6c80
+# %% ../nbs/07_publish.ipynb #5af0625a
 def _not_owned_error(out: Path, flag: str, what: str) -> InsightError:
-    return InsightError(f"{flag} {out} exists and was not written by insight-nb (it has no {MARKER}), so insight-nb will not replace it.",
-                        where=str(out), fix=f"choose an empty or new folder (e.g. {flag} {out / what}), or pass --force to write the {what} files "
-                                            "into it without touching anything else.")
+    return InsightError(f"{out} exists and was not written by insight-nb, so insight-nb will not replace what is in it.",
+                        where=flag, fix=f"choose an empty or new folder (e.g. {flag} {out / what}), or pass --force to write the {what} files "
+                                        "into it without touching anything else.")
+
+def intact_files(folder) -> dict:
+    "The files `folder`'s marker lists that are still exactly as insight_nb wrote them (same SHA-256): only these are ours to replace."
+    folder, m = Path(folder), read_marker(folder)
+    if m is None: return {}
+    return {f: h for f, h in m["files"].items() if (folder / f).is_file() and not (folder / f).is_symlink() and sha256_file(folder / f) == h}
+
+def _clashes(out: Path, names, intact) -> list[str]:
+    "The names among `names` that would replace something in `out` that is not an intact file of ours."
+    clash = [f for f in names if os.path.lexists(out / f) and f not in intact]
+    clash += [f for f in names for p in Path(f).parents if p != Path(".") and os.path.lexists(out / p) and not (out / p).is_dir()]
+    return sorted(set(clash))
+
+def _clash_error(out: Path, clash, flag: str = "--out") -> InsightError:
+    return InsightError(f"{out} holds {', '.join(clash[:5])}, which insight-nb did not write (or which changed since it wrote them), "
+                        "and writing here would replace them.", where=flag, fix=f"move or rename those files, or choose another {flag}.")
 
 def check_writable(out, flag: str = "--out") -> Path:
     "The absolute `out`, after checking that its parent can be created and written (a probe folder is made and removed)."
@@ -97,17 +113,40 @@ def check_writable(out, flag: str = "--out") -> Path:
         raise InsightError(f"cannot write to {parent} ({e.strerror or type(e).__name__}).", where=f"{flag} {out}", fix=fix) from None
     return out
 
-def check_out(out, force: bool = False, flag: str = "--out", what: str = "report") -> Path:
-    "Validate an output *folder* before any work: returns its absolute path, or raises a clear `InsightError`."
+def check_out(out, force: bool = False, flag: str = "--out", what: str = "report", names=()) -> Path:
+    """Validate an output *folder* before any work: returns its absolute path, or raises a clear `InsightError`.
+    `names`: files the command will write; with `force`, a user file of one of those names is refused now, not after the run."""
     out = Path(out).expanduser().absolute()
     if out.is_symlink():
-        raise InsightError(f"{flag} {out} is a symbolic link; insight-nb publishes into real folders only.", where=str(out),
+        raise InsightError(f"{out} is a symbolic link; insight-nb publishes into real folders only.", where=flag,
                            fix=f"name the folder it points to ({flag} {out.resolve()}) or a new folder.")
     if out.exists() and not out.is_dir():
-        raise InsightError(f"{flag} {out} is an existing file; the {what} is written as a folder.", where=str(out),
+        raise InsightError(f"{out} is an existing file; the {what} is written as a folder.", where=flag,
                            fix=f"name a new folder instead, e.g. {flag} {out.with_suffix('')}_{what}.")
-    if out.is_dir() and not force and not owns(out) and any(out.iterdir()): raise _not_owned_error(out, flag, what)
+    if out.is_dir() and not owns(out) and any(out.iterdir()):
+        if not force: raise _not_owned_error(out, flag, what)
+        clash = _clashes(out, names, intact_files(out))
+        if clash: raise _clash_error(out, clash, flag)
     return check_writable(out, flag)
+
+# %% ../nbs/07_publish.ipynb #6d054403
+def check_early(check, out, **kw):
+    """Run the output check `check(out, **kw)` now, so a bad `--out` fails before the work, and remove again the parent
+    folders the check had to create (bad input must leave no folder behind); the caller checks again before writing."""
+    p = Path(out).expanduser().absolute()
+    made, q = [], p.parent
+    while not q.exists() and q != q.parent: made, q = made + [q], q.parent
+    try: return check(p, **kw)
+    finally:
+        for d in made:  # innermost first; a folder that is no longer empty (somebody else's now) stays
+            try: d.rmdir()
+            except OSError: break
+
+def path_inside(p, folder) -> bool:
+    "Is the path `p` inside `folder` (both made absolute, links resolved)?"
+    try: Path(p).resolve().relative_to(Path(folder).resolve())
+    except (ValueError, OSError): return False
+    return True
 
 # %% ../nbs/07_publish.ipynb #6efcadfa
 def pid_alive(pid) -> bool:
@@ -159,7 +198,7 @@ def staging_dir(out) -> Path:
     _write_marker(tmp, _marker(staging=True, pid=os.getpid(), host=socket.gethostname(), target=out.name))
     return tmp
 
-# %% ../nbs/07_publish.ipynb #d28c6a51
+# %% ../nbs/07_publish.ipynb #3dac52ba
 def _prune_empty(root: Path, rels) -> None:
     "Remove folders left empty below `root` after deleting `rels` (only the parents of those files)."
     for rel in sorted({p for f in rels for p in Path(f).parents if p != Path(".")}, key=lambda p: -len(p.parts)):
@@ -167,39 +206,38 @@ def _prune_empty(root: Path, rels) -> None:
         except OSError: pass
 
 def publish_dir(tmp, out, command: str = "insight-nb", force: bool = False, **info) -> Path:
-    "Make the finished staging folder `tmp` the folder `out`, replacing only what insight_nb wrote there before."
+    "Make the finished staging folder `tmp` the folder `out`, replacing only what insight_nb wrote there before (and nobody changed since)."
     tmp, out = Path(tmp), Path(out)
     files = files_under(tmp)
-    _write_marker(tmp, _marker(scope="folder", command=command, files={f: sha256_file(tmp / f) for f in files}, **info))
+    new = {f: sha256_file(tmp / f) for f in files}
+    _write_marker(tmp, _marker(scope="folder", command=command, files=new, **info))
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise InsightError(f"{out} is a file or a link, not a folder insight-nb can publish into.", where=str(out), fix="choose a new folder name.")
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         os.replace(tmp, out) if out.exists() else os.rename(tmp, out)
         return out
-    old = read_marker(out)
-    if not force and not owns(out): raise _not_owned_error(out, "--out", command)
-    listed = set(old["files"]) if old else set()
-    strangers = _strangers(out, listed)
-    if old is not None and old.get("scope", "folder") == "folder" and not strangers:
+    mine = owns(out)
+    if not force and not mine: raise _not_owned_error(out, "--out", command)
+    intact = intact_files(out)   # a listed file that a user edited is theirs now
+    strangers = _strangers(out, intact)
+    if mine and not strangers:   # the whole folder is ours, as written: swap it atomically
         aside = out.with_name(f".{out.name}.old-{os.getpid()}-{os.urandom(3).hex()}")
         os.rename(out, aside)
         os.rename(tmp, out)
         shutil.rmtree(aside, ignore_errors=True)
         return out
-    clash = [f for f in files if f not in listed and (os.path.lexists(out / f) or any(s.rstrip("/") == f for s in strangers))]
-    clash += [f for f in files for p in Path(f).parents if p != Path(".") and (out / p).exists() and not (out / p).is_dir()]
-    if clash:
-        raise InsightError(f"{out} holds files that insight-nb did not write but would have to replace: {', '.join(sorted(set(clash))[:5])}.",
-                           where=str(out), fix="move or rename those files, or choose another --out.")
+    clash = _clashes(out, files, intact)
+    if clash: raise _clash_error(out, clash)
     for f in files:
         (out / f).parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp / f, out / f)
-    gone = [f for f in listed - set(files) if (out / f).is_file() or (out / f).is_symlink()]
-    for f in gone: (out / f).unlink()
-    _prune_empty(out, gone)
-    if not (old is not None and old.get("scope", "folder") == "folder"):  # written beside somebody else's files: a ledger, not ownership
-        m = json.loads((tmp / MARKER).read_text(encoding="utf-8")) | dict(scope="files")
-        _write_marker(tmp, m)
+    kept = {f: h for f, h in intact.items() if f not in new}
+    if mine:  # our folder with a user's files added: what the old run wrote and this one did not goes
+        for f in kept: (out / f).unlink()
+        _prune_empty(out, kept)
+        kept = {}
+    # in somebody else's folder nothing is deleted; the ledger keeps every file of ours that is still as we wrote it
+    _write_marker(tmp, _marker(scope="folder" if mine else "files", command=command, files=kept | new, **info))
     os.replace(tmp / MARKER, out / MARKER)
     shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -244,18 +282,18 @@ def publish_failed(tmp, out, command: str = "insight-nb") -> Path:
         if not dest.exists() or owns(dest): return publish_dir(tmp, dest, command=f"{command} (failed)")
     raise InsightError("no free name for the failed run's record.", where=str(out.parent), fix=f"remove old {out.name}.failed-N folders.")
 
-# %% ../nbs/07_publish.ipynb #0316924b
+# %% ../nbs/07_publish.ipynb #1b5abfa2
 def check_out_file(out, force: bool = False, flag: str = "--out") -> Path:
     "Validate an output *file* before any work: not a folder, not a file insight_nb did not write (unless `force`)."
     out = Path(out).expanduser().absolute()
     if out.is_dir():
-        raise InsightError(f"{flag} {out} is a folder; a file is written here.", where=str(out), fix=f"name a file, e.g. {flag} {out / 'scores.csv'}.")
+        raise InsightError(f"{out} is a folder; a file is written here.", where=flag, fix=f"name a file, e.g. {flag} {out / 'scores.csv'}.")
     m = read_marker(out.parent) or {}
     if out.name == MARKER or m.get("scope", "folder") == "folder" and m and not m.get("staging"):
-        raise InsightError(f"{flag} {out} is inside a folder that another insight-nb command published (a report, profile or model).",
-                           where=str(out), fix=f"write it elsewhere, e.g. {flag} {out.parent.with_name(out.parent.name + '_' + out.name)}.")
-    if out.exists() and not force and out.name not in (m.get("files") or {}):
-        raise InsightError(f"{flag} {out} exists and was not written by insight-nb.", where=str(out),
+        raise InsightError(f"{out} is inside a folder that another insight-nb command published (a report, profile or model).",
+                           where=flag, fix=f"write it elsewhere, e.g. {flag} {out.parent.with_name(out.parent.name + '_' + out.name)}.")
+    if out.exists() and not force and out.name not in intact_files(out.parent):
+        raise InsightError(f"{out} exists and was not written by insight-nb (or was changed since).", where=flag,
                            fix=f"choose a new file name, or pass --force to replace it.")
     return check_writable(out, flag)
 

@@ -193,7 +193,7 @@ def test_score_command_end_to_end(saved, telco, tmp_path, capsys):
     data = tmp_path / "new.csv"
     raw.to_csv(data, index=False)
     out = tmp_path / "out" / "scores.csv"
-    r = _run([sys.executable, "-m", "insight_nb.artifact", "score", str(saved), str(data), "--out", str(out)])
+    r = _run([str(Path(sys.executable).parent / "insight-nb"), "score", str(saved), str(data), "--out", str(out)])
     assert r.returncode == 0, r.stderr
     assert "scored 100 rows" in r.stdout
     res = pd.read_csv(out)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import insight_nb.sweep  # noqa: F401  (registers `insight-nb sweep`)
+
 from insight_nb.cli import main
 from insight_nb.data import load_demo
 from insight_nb.publish import MARKER, read_marker

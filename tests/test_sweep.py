@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-import insight_nb.sweep  # noqa: F401  (registers `insight-nb sweep` until the CLI imports it itself)
+
 from insight_nb.cli import main
 from insight_nb.data import load_demo
 from insight_nb.sweep import run_sweep

@@ -1,0 +1,63 @@
+"""Layers read top-down: the package's import graph (module-level and in-function imports alike) has no cycle, and
+nothing imports the command line, which sits on top of everything."""
+import ast
+from pathlib import Path
+
+import insight_nb
+
+PKG = Path(insight_nb.__file__).parent
+
+
+def imports_of(path: Path) -> set:
+    "The insight_nb modules a file imports anywhere in it (top level, functions, `if __name__` blocks)."
+    out = set()
+    for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(n, ast.ImportFrom):
+            if n.level == 1: out |= {n.module.split(".")[0]} if n.module else {a.name for a in n.names}
+            elif n.module == "insight_nb": out |= {a.name for a in n.names}
+            elif n.module and n.module.startswith("insight_nb."): out.add(n.module.split(".")[1])
+        elif isinstance(n, ast.Import):
+            out |= {a.name.split(".")[1] for a in n.names if a.name.startswith("insight_nb.")}
+    return out
+
+
+def graph() -> dict:
+    mods = {p.stem: p for p in PKG.glob("*.py") if p.stem not in ("__init__", "_modidx")}
+    return {m: (imports_of(p) & set(mods)) - {m} for m, p in mods.items()}
+
+
+def cycles(g: dict) -> list:
+    "Strongly connected components with more than one module (Tarjan)."
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+    def visit(v):
+        index[v] = low[v] = counter[0]; counter[0] += 1; stack.append(v); on.add(v)
+        for w in sorted(g[v]):
+            if w not in index: visit(w); low[v] = min(low[v], low[w])
+            elif w in on: low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop(); on.discard(w); comp.append(w)
+                if w == v: break
+            if len(comp) > 1: out.append(sorted(comp))
+    for v in sorted(g):
+        if v not in index: visit(v)
+    return out
+
+
+def test_the_checker_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle():
+    g = graph()
+    assert {"report", "cli", "publish", "core"} <= set(g)
+    found = cycles(g)
+    assert found == [], "import cycles (module-level or in-function): " + "; ".join(
+        " <-> ".join(f"{m} imports {sorted(g[m] & set(c))}" for m in c) for c in found)
+
+
+def test_nothing_imports_the_cli():
+    g = graph()
+    assert sorted(m for m, deps in g.items() if "cli" in deps) == []
