@@ -76,17 +76,20 @@ def _strangers(folder, listed) -> list[str]:
             if rel not in parents and not any(x.startswith(rel + "/") for x in out) and not (Path(dirpath) / n).is_symlink(): out.append(rel + "/")
     return sorted(out)
 
-# %% ../nbs/07_publish.ipynb #5af0625a
+# %% ../nbs/07_publish.ipynb #94b2ea0a
 def _not_owned_error(out: Path, flag: str, what: str) -> InsightError:
     return InsightError(f"{out} exists and was not written by insight-nb, so insight-nb will not replace what is in it.",
                         where=flag, fix=f"choose an empty or new folder (e.g. {flag} {out / what}), or pass --force to write the {what} files "
                                         "into it without touching anything else.")
 
-def intact_files(folder) -> dict:
-    "The files `folder`'s marker lists that are still exactly as insight_nb wrote them (same SHA-256): only these are ours to replace."
+def intact_files(folder, command: str | None = None) -> dict:
+    """The files `folder`'s marker lists that are still exactly as insight_nb wrote them (same SHA-256): only these are ours
+    to replace. With `command`, only those that command wrote (in a shared folder a profile never replaces the report's files)."""
     folder, m = Path(folder), read_marker(folder)
     if m is None: return {}
-    return {f: h for f, h in m["files"].items() if (folder / f).is_file() and not (folder / f).is_symlink() and sha256_file(folder / f) == h}
+    by = m.get("by") or {}
+    return {f: h for f, h in m["files"].items() if (folder / f).is_file() and not (folder / f).is_symlink() and sha256_file(folder / f) == h
+            and (command is None or by.get(f, m.get("command")) == command)}
 
 def _clashes(out: Path, names, intact) -> list[str]:
     "The names among `names` that would replace something in `out` that is not an intact file of ours."
@@ -95,8 +98,9 @@ def _clashes(out: Path, names, intact) -> list[str]:
     return sorted(set(clash))
 
 def _clash_error(out: Path, clash, flag: str = "--out") -> InsightError:
-    return InsightError(f"{out} holds {', '.join(clash[:5])}, which insight-nb did not write (or which changed since it wrote them), "
-                        "and writing here would replace them.", where=flag, fix=f"move or rename those files, or choose another {flag}.")
+    return InsightError(f"{out} holds {', '.join(clash[:5])}, which this command did not write (a user's file, a file changed since "
+                        "insight-nb wrote it, or another command's output), and writing here would replace them.", where=flag,
+                        fix=f"move or rename those files, or choose another {flag}.")
 
 def check_writable(out, flag: str = "--out") -> Path:
     "The absolute `out`, after checking that its parent can be created and written (a probe folder is made and removed)."
@@ -125,7 +129,7 @@ def check_out(out, force: bool = False, flag: str = "--out", what: str = "report
                            fix=f"name a new folder instead, e.g. {flag} {out.with_suffix('')}_{what}.")
     if out.is_dir() and not owns(out) and any(out.iterdir()):
         if not force: raise _not_owned_error(out, flag, what)
-        clash = _clashes(out, names, intact_files(out))
+        clash = _clashes(out, names, intact_files(out, what))
         if clash: raise _clash_error(out, clash, flag)
     return check_writable(out, flag)
 
@@ -198,7 +202,7 @@ def staging_dir(out) -> Path:
     _write_marker(tmp, _marker(staging=True, pid=os.getpid(), host=socket.gethostname(), target=out.name))
     return tmp
 
-# %% ../nbs/07_publish.ipynb #3dac52ba
+# %% ../nbs/07_publish.ipynb #f99ed87a
 def _prune_empty(root: Path, rels) -> None:
     "Remove folders left empty below `root` after deleting `rels` (only the parents of those files)."
     for rel in sorted({p for f in rels for p in Path(f).parents if p != Path(".")}, key=lambda p: -len(p.parts)):
@@ -220,13 +224,14 @@ def publish_dir(tmp, out, command: str = "insight-nb", force: bool = False, **in
     if not force and not mine: raise _not_owned_error(out, "--out", command)
     intact = intact_files(out)   # a listed file that a user edited is theirs now
     strangers = _strangers(out, intact)
+    old_by = (read_marker(out) or {}).get("by") or {}
     if mine and not strangers:   # the whole folder is ours, as written: swap it atomically
         aside = out.with_name(f".{out.name}.old-{os.getpid()}-{os.urandom(3).hex()}")
         os.rename(out, aside)
         os.rename(tmp, out)
         shutil.rmtree(aside, ignore_errors=True)
         return out
-    clash = _clashes(out, files, intact)
+    clash = _clashes(out, files, intact if mine else intact_files(out, command))
     if clash: raise _clash_error(out, clash)
     for f in files:
         (out / f).parent.mkdir(parents=True, exist_ok=True)
@@ -237,7 +242,8 @@ def publish_dir(tmp, out, command: str = "insight-nb", force: bool = False, **in
         _prune_empty(out, kept)
         kept = {}
     # in somebody else's folder nothing is deleted; the ledger keeps every file of ours that is still as we wrote it
-    _write_marker(tmp, _marker(scope="folder" if mine else "files", command=command, files=kept | new, **info))
+    by = {f: old_by.get(f, (read_marker(out) or {}).get("command")) for f in kept} | {f: command for f in new}
+    _write_marker(tmp, _marker(scope="folder" if mine else "files", command=command, files=kept | new, by=by, **info))
     os.replace(tmp / MARKER, out / MARKER)
     shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -282,8 +288,8 @@ def publish_failed(tmp, out, command: str = "insight-nb") -> Path:
         if not dest.exists() or owns(dest): return publish_dir(tmp, dest, command=f"{command} (failed)")
     raise InsightError("no free name for the failed run's record.", where=str(out.parent), fix=f"remove old {out.name}.failed-N folders.")
 
-# %% ../nbs/07_publish.ipynb #1b5abfa2
-def check_out_file(out, force: bool = False, flag: str = "--out") -> Path:
+# %% ../nbs/07_publish.ipynb #1a392259
+def check_out_file(out, force: bool = False, flag: str = "--out", command: str | None = None) -> Path:
     "Validate an output *file* before any work: not a folder, not a file insight_nb did not write (unless `force`)."
     out = Path(out).expanduser().absolute()
     if out.is_dir():
@@ -292,14 +298,14 @@ def check_out_file(out, force: bool = False, flag: str = "--out") -> Path:
     if out.name == MARKER or m.get("scope", "folder") == "folder" and m and not m.get("staging"):
         raise InsightError(f"{out} is inside a folder that another insight-nb command published (a report, profile or model).",
                            where=flag, fix=f"write it elsewhere, e.g. {flag} {out.parent.with_name(out.parent.name + '_' + out.name)}.")
-    if out.exists() and not force and out.name not in intact_files(out.parent):
+    if out.exists() and not force and out.name not in intact_files(out.parent, command):
         raise InsightError(f"{out} exists and was not written by insight-nb (or was changed since).", where=flag,
                            fix=f"choose a new file name, or pass --force to replace it.")
     return check_writable(out, flag)
 
 def publish_file(write, out, force: bool = False, command: str = "insight-nb") -> Path:
     "Call `write(tmp_path)` to write a temporary file beside `out`, then rename it over `out` and record it in the folder's marker."
-    out = check_out_file(out, force)
+    out = check_out_file(out, force, command=command)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
     try:
@@ -311,6 +317,7 @@ def publish_file(write, out, force: bool = False, command: str = "insight-nb") -
     m = read_marker(out.parent)
     if m is None: m = _marker(scope="files", files={})
     m["files"][out.name] = sha256_file(out)
+    m.setdefault("by", {})[out.name] = command
     _write_marker(out.parent, m)
     return out
 

@@ -209,3 +209,19 @@ def test_sigkill_leaves_staging_that_the_next_run_removes(project, quick, tmp_pa
     user_lookalike.mkdir(); (user_lookalike / "keep.txt").write_text("keep")
     assert report(project / "customers.csv", out, quick) == 0
     assert _staging(out) == [user_lookalike] and (user_lookalike / "keep.txt").read_text() == "keep"
+
+
+def test_force_never_removes_another_commands_files_or_a_user_edit(project, quick, capsys):
+    """Found by a new-user check: a profile --force into the report's folder deleted the report's files, and an edited
+    report file was overwritten. Now a second command never replaces the first one's files, and an edit makes a file the user's."""
+    assert report(project / "customers.csv", project, quick, "--force") == 0
+    capsys.readouterr()
+    before = snapshot(project)
+    assert main(["profile", str(project / "customers.csv"), "--target", "Churn", "--out", str(project), "--force"]) == 2
+    assert "manifest.json" in capsys.readouterr().err  # the report's manifest: the profile may not replace it
+    assert snapshot(project) == before
+    with open(project / "findings.json", "a") as f: f.write("\n")  # the user annotates a report file: it is theirs now
+    edited = snapshot(project)
+    assert report(project / "customers.csv", project, quick, "--force") == 2
+    assert "findings.json" in capsys.readouterr().err
+    assert snapshot(project) == edited
