@@ -25,13 +25,14 @@ def _prepare(source, target):
         return prepare(source, target)
 
 def _cv_table(ds, models, cv=5, seed=0):
-    from insight_nb.compare import CANDIDATES, cross_validate
+    from insight_nb.compare import cross_validate
+    from insight_nb.registry import model_maker
     out = {}
     for m in models:
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = cross_validate(CANDIDATES[m], ds, cv=cv, seed=seed)
+            r = cross_validate(model_maker(m), ds, cv=cv, seed=seed)
         out[m] = dict(roc_auc=r["mean"]["roc_auc"], ci=r["ci"]["roc_auc"], brier=r["mean"]["brier"], wall_s=time.perf_counter() - t0, oof=r["oof"])
     return out
 
@@ -46,13 +47,15 @@ def _best(res, prefix):
 
 def _cost_and_calibration(ds, model, seed=0):
     "Threshold and calibrator chosen on out-of-fold predictions of the training part, applied to the held-out test part."
-    from insight_nb.compare import CANDIDATES, cross_validate, fit_estimator, positive_proba
+    from insight_nb.compare import cross_validate
+    from insight_nb.estimators import fit_estimator, positive_proba
+    from insight_nb.registry import model_maker
     from insight_nb.evaluate import Calibrator, choose_calibration, choose_threshold, expected_cost
     sp = ds.split(valid=0.0, test=0.25, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cv = cross_validate(CANDIDATES[model], ds, sp.train, cv=5, seed=seed)
-        est = CANDIDATES[model](ds.schema, seed)
+        cv = cross_validate(model_maker(model), ds, sp.train, cv=5, seed=seed)
+        est = model_maker(model)(ds.schema, seed)
         fit_estimator(est, ds.X.iloc[sp.train], ds.y.iloc[sp.train].to_numpy(), ds.schema)
         p_test = positive_proba(est, ds.X.iloc[sp.test], ds.classes)
     y_tr, y_te = ds.y_codes[sp.train], ds.y_codes[sp.test]

@@ -16,7 +16,7 @@ from .privacy import show
 # %% auto #0
 __all__ = ['Scored', 'scored', 'permutation_table', 'value_grid', 'partial_dependence', 'describe_effect', 'Drivers', 'drivers']
 
-# %% ../nbs/30_drivers.ipynb #807870ff
+# %% ../nbs/30_drivers.ipynb #51931b55
 @dataclass
 class Scored:
     "A fitted model, the rows it is explained on, their labels and the class order."
@@ -38,7 +38,7 @@ class Scored:
 
     def proba(self, X: pd.DataFrame | None = None) -> np.ndarray:
         "Positive-class probabilities (binary) or the (n, K) matrix, in `classes` order."
-        from insight_nb.compare import positive_proba
+        from insight_nb.estimators import positive_proba
         return positive_proba(self.model, self.X if X is None else X, self.classes)
 
     def target_label(self) -> str:
@@ -87,11 +87,11 @@ def scored(model, data, y=None, rows=None, classes=None, positive_class=None, na
     return Scored(model, X.reset_index(drop=True), None if y is None else np.asarray(y), classes, positive_class, target,
                   name or type(model).__name__)
 
-# %% ../nbs/30_drivers.ipynb #c3be19c2
+# %% ../nbs/30_drivers.ipynb #d5d8f9a9
 def _scorer(sc: Scored, scoring: str):
     "A callable(est, X, y) -> float on top of `predict_proba` (any estimator, any frame)."
     from sklearn import metrics as skm
-    from insight_nb.compare import positive_proba
+    from insight_nb.estimators import positive_proba
     def score(est, X, y):
         p = positive_proba(est, X, sc.classes)
         if scoring == "roc_auc": return skm.roc_auc_score(y, p)
@@ -186,7 +186,7 @@ def describe_effect(pd_: dict, label: str = "the predicted probability", min_cha
     elif 0 < lo < len(m) - 1 and min(a, b) - m[lo] >= min_change: s += f", lowest ({m[lo]:.2f}) near {c} = {_fv(g[lo])}"
     return s + "."
 
-# %% ../nbs/30_drivers.ipynb #4e0ab189
+# %% ../nbs/30_drivers.ipynb #ed81acba
 @dataclass
 class Drivers:
     "Permutation importance with intervals, partial dependence of the top drivers and sentences."
@@ -206,14 +206,14 @@ class Drivers:
     def figure(self, fig=None):
         "Importance bars with intervals, then one partial-dependence panel (mean and ICE) per described driver."
         from matplotlib.figure import Figure
-        from insight_nb.evaluate import _txt
+        from insight_nb.evaluate import _txt, interval_err
         from insight_nb.privacy import mask_text
         cols = list(self.pdp)
         fig = fig or Figure(figsize=(4.5 + 3.2 * len(cols), 3.8), layout="constrained")
         axs = fig.subplots(1, 1 + len(cols), squeeze=False)[0]
         imp = self.importance.head(12).iloc[::-1]
-        err = np.vstack([imp.importance - imp.lo, imp.hi - imp.importance]).clip(0)
-        axs[0].barh([_txt(mask_text(c)) for c in imp.column], imp.importance, xerr=err if np.isfinite(err).all() else None, color="C0")
+        err, _ = interval_err(imp.importance, imp.lo, imp.hi)
+        axs[0].barh([_txt(mask_text(c)) for c in imp.column], imp.importance, xerr=err, color="C0")
         axs[0].axvline(0, c="grey", lw=0.8)
         axs[0].set(xlabel=f"drop in {self.meta.get('scoring', 'score')}", title="Permutation importance")
         for ax, c in zip(axs[1:], cols):

@@ -24,8 +24,7 @@ from .text import (clean_texts, encode, load_tokenizer, model_max_length, resolv
 
 # %% auto #0
 __all__ = ['CACHE_ENV', 'weights_fingerprint', 'SentenceEncoder', 'default_cache_dir', 'text_keys', 'EmbeddingCache',
-           'get_encoder', 'embed_texts', 'text_columns_of', 'EmbeddingClassifier', 'register_text_candidates',
-           'TextFusion', 'synthetic_text_frame']
+           'get_encoder', 'embed_texts', 'text_columns_of', 'EmbeddingClassifier', 'TextFusion', 'synthetic_text_frame']
 
 # %% ../nbs/41_embeddings.ipynb #eb6a9964
 def _sha(*parts) -> str:
@@ -263,21 +262,6 @@ def _emb_predict(self: EmbeddingClassifier, X) -> np.ndarray:
 
 EmbeddingClassifier.fit, EmbeddingClassifier.predict_proba, EmbeddingClassifier.predict = _emb_fit, _emb_proba, _emb_predict
 
-# %% ../nbs/41_embeddings.ipynb #5826fbb3
-def _text_embed_candidate(head: str):
-    def make(schema, seed):
-        if not schema.by_role("text"):
-            raise ValueError("no text column in the data (this candidate needs one)")
-        return EmbeddingClassifier(head=head, seed=seed)
-    return make
-
-def register_text_candidates() -> None:
-    "Add `text_embed_logreg`, `text_embed_mlp` and `text_fusion_mlp` to `compare()`'s candidates."
-    from insight_nb.compare import register_candidate
-    register_candidate("text_embed_logreg", _text_embed_candidate("logreg"))
-    register_candidate("text_embed_mlp", _text_embed_candidate("mlp"))
-    register_candidate("text_fusion_mlp", _fusion_candidate("mlp"))
-
 # %% ../nbs/41_embeddings.ipynb #a0149140
 class TextFusion(Params):
     "Tabular estimator + PCA-reduced embeddings of the text columns as extra numeric features."
@@ -299,7 +283,7 @@ class TextFusion(Params):
             for i in range(Z.shape[1]): X[f"{c}__emb{i}"] = Z[:, i]
         return X
 
-# %% ../nbs/41_embeddings.ipynb #061bfdba
+# %% ../nbs/41_embeddings.ipynb #b1e91e41
 def _fusion_schema(schema, names: list):
     "A copy of `schema` with numeric columns `names` added."
     from insight_nb.schema import ColumnInfo, Schema
@@ -332,7 +316,7 @@ def _fusion_fit(self: TextFusion, X: pd.DataFrame, y, schema=None) -> TextFusion
         from insight_nb.models import TorchTabularClassifier
         est = TorchTabularClassifier(model="mlp", seed=self.seed)
     elif not hasattr(est, "fit") and callable(est): est = est(self.schema_, self.seed)   # a compare-style factory
-    from insight_nb.compare import fit_estimator
+    from insight_nb.estimators import fit_estimator
     fit_estimator(est, Xw, np.asarray(y, dtype=object) if not isinstance(y, pd.Series) else y, self.schema_)
     self.estimator_, self.classes_ = est, list(est.classes_)
     return self
@@ -343,15 +327,6 @@ def _fusion_proba(self: TextFusion, X: pd.DataFrame) -> np.ndarray:
 
 TextFusion.fit, TextFusion.predict_proba = _fusion_fit, _fusion_proba
 TextFusion.predict = lambda self, X: np.asarray(self.classes_, dtype=object)[self.predict_proba(X).argmax(1)]
-
-def _fusion_candidate(model: str):
-    def make(schema, seed):
-        if not schema.by_role("text"): raise ValueError("no text column in the data (this candidate needs one)")
-        from insight_nb.models import TorchTabularClassifier
-        return TextFusion(TorchTabularClassifier(model=model, seed=seed), seed=seed)
-    return make
-
-register_text_candidates()
 
 # %% ../nbs/41_embeddings.ipynb #1f375f4c
 def synthetic_text_frame(n: int = 240, seed: int = 0) -> pd.DataFrame:

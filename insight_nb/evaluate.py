@@ -23,7 +23,7 @@ __all__ = ['MIN_CLASS_CASES', 'RANKING_METRICS', 'CLASS_AVERAGED', 'BATCH_METRIC
            'EvaluationError', 'check_proba', 'check_binary_y', 'class_counts', 'metric_reasons', 'binary_metrics',
            'check_proba_matrix', 'encode_labels', 'multiclass_metrics', 'bootstrap_ci', 'gains_table', 'expected_cost',
            'ThresholdChoice', 'choose_threshold', 'ThresholdTarget', 'threshold_for', 'Calibrator',
-           'choose_calibration', 'fig_to_png', 'interval_reasons', 'Evaluation', 'evaluate']
+           'choose_calibration', 'interval_err', 'fig_to_png', 'interval_reasons', 'Evaluation', 'evaluate']
 
 # %% ../nbs/14_evaluate.ipynb #018fbdec
 class EvaluationError(InsightError):
@@ -534,7 +534,7 @@ def choose_calibration(p_oof, y, methods=("none", "sigmoid", "isotonic"), cv: in
     best = max(significant, key=significant.get) if significant else "none"
     return best, (None if best == "none" else Calibrator(best).fit(p, y)), {m: float(e.mean()) for m, e in errors.items()}
 
-# %% ../nbs/14_evaluate.ipynb #fa6ec5c1
+# %% ../nbs/14_evaluate.ipynb #46d45873
 def _mpl():
     "pyplot, with the Agg backend selected first when not running inside a notebook kernel."
     import matplotlib
@@ -550,12 +550,22 @@ def _txt(x) -> str:
     "A label safe for matplotlib text (no mathtext)."
     return str(x).replace("$", r"\$")
 
+def interval_err(value, lo, hi) -> tuple[np.ndarray, int]:
+    """matplotlib's `xerr`/`yerr` (2 x n) for points `value` with intervals [`lo`, `hi`], and how many points lie outside
+    their own interval (possible when the interval comes from another estimator): their bar is cut at the point, never negative."""
+    value, lo, hi = (np.asarray(a, dtype=float) for a in (value, lo, hi))
+    err = np.vstack([value - lo, hi - value])
+    outside = int(np.sum(np.nan_to_num(err, nan=0.0) < 0, axis=0).astype(bool).sum())
+    return np.nan_to_num(err, nan=0.0).clip(0), outside
+
 def fig_to_png(fig, dpi: int = 80) -> str:
     "The figure as a base64 PNG string; pyplot-managed figures are closed afterwards."
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     if "matplotlib.pyplot" in sys.modules: sys.modules["matplotlib.pyplot"].close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 
 # %% ../nbs/14_evaluate.ipynb #e2b4fe28
 BINARY_CI = ("roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "f1", "log_loss", "brier")

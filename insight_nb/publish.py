@@ -20,9 +20,9 @@ from .core import InsightError
 
 # %% auto #0
 __all__ = ['MARKER', 'OWNER', 'DEFAULT_ROOT', 'sha256_file', 'read_marker', 'owns', 'files_under', 'intact_files',
-           'check_writable', 'check_out', 'check_early', 'path_inside', 'pid_alive', 'clean_stale', 'staging_dir',
-           'publish_dir', 'remove_owned', 'verify_folder', 'publish_failed', 'check_out_file', 'publish_file',
-           'claim_dir', 'record_files', 'check_name', 'default_out', 'package_versions', 'write_json']
+           'check_writable', 'check_out', 'check_early', 'path_inside', 'for_python', 'pid_alive', 'clean_stale',
+           'staging_dir', 'publish_dir', 'remove_owned', 'verify_folder', 'publish_failed', 'check_out_file',
+           'publish_file', 'claim_dir', 'record_files', 'check_name', 'default_out', 'package_versions', 'write_json']
 
 # %% ../nbs/07_publish.ipynb #a206a584
 MARKER = ".insight-nb.json"
@@ -151,6 +151,12 @@ def path_inside(p, folder) -> bool:
     try: Path(p).resolve().relative_to(Path(folder).resolve())
     except (ValueError, OSError): return False
     return True
+
+# %% ../nbs/07_publish.ipynb #f3ccb86a
+def for_python(e: InsightError, out: str = "out") -> InsightError:
+    "The error `e` worded for a Python caller: `force=True` and `out=` instead of the command line's `--force` and `--out`."
+    py = lambda t: t.replace("--force", "force=True").replace("--out ", f"{out}=").replace("--out", out) if t else t
+    return type(e)(py(e.what), where=py(e.where), fix=py(e.fix))
 
 # %% ../nbs/07_publish.ipynb #6efcadfa
 def pid_alive(pid) -> bool:
@@ -288,7 +294,7 @@ def publish_failed(tmp, out, command: str = "insight-nb") -> Path:
         if not dest.exists() or owns(dest): return publish_dir(tmp, dest, command=f"{command} (failed)")
     raise InsightError("no free name for the failed run's record.", where=str(out.parent), fix=f"remove old {out.name}.failed-N folders.")
 
-# %% ../nbs/07_publish.ipynb #1a392259
+# %% ../nbs/07_publish.ipynb #5a1d3058
 def check_out_file(out, force: bool = False, flag: str = "--out", command: str | None = None) -> Path:
     "Validate an output *file* before any work: not a folder, not a file insight_nb did not write (unless `force`)."
     out = Path(out).expanduser().absolute()
@@ -300,7 +306,7 @@ def check_out_file(out, force: bool = False, flag: str = "--out", command: str |
                            where=flag, fix=f"write it elsewhere, e.g. {flag} {out.parent.with_name(out.parent.name + '_' + out.name)}.")
     if out.exists() and not force and out.name not in intact_files(out.parent, command):
         raise InsightError(f"{out} exists and was not written by insight-nb (or was changed since).", where=flag,
-                           fix=f"choose a new file name, or pass --force to replace it.")
+                           fix="choose a new file name, or pass --force to replace it.")
     return check_writable(out, flag)
 
 def publish_file(write, out, force: bool = False, command: str = "insight-nb") -> Path:

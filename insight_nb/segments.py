@@ -71,7 +71,7 @@ def wilson(k, n, z: float = 1.96):
         h = z * np.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2)) / den
     return mid - h, mid + h
 
-# %% ../nbs/31_segments.ipynb #a747deb2
+# %% ../nbs/31_segments.ipynb #615f64f2
 def _mean_ci(s, s2, n, z: float = 1.96):
     "Normal interval of a mean from its sum `s`, sum of squares `s2` and count `n`."
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -106,15 +106,17 @@ class Segments:
     def figure(self, fig=None):
         "Held-out rate (or error) and interval of each kept segment against the base."
         from matplotlib.figure import Figure
-        from insight_nb.evaluate import _txt
+        from insight_nb.evaluate import _txt, interval_err
         k = self.kept
         fig = fig or Figure(figsize=(7, 0.35 * max(len(k), 3) + 1.2), layout="constrained")
         ax = fig.subplots()
         if len(k):
             y = np.arange(len(k))[::-1]
             colors = k.kind.map({"high": "C3", "low": "C2", "error": "C1"})
-            ax.errorbar(k.holdout_value, y, xerr=np.vstack([k.holdout_value - k.holdout_lo, k.holdout_hi - k.holdout_value]),
-                        fmt="none", ecolor="grey")
+            err, outside = interval_err(k.holdout_value, k.holdout_lo, k.holdout_hi)
+            ax.errorbar(k.holdout_value, y, xerr=err, fmt="none", ecolor="grey")
+            if outside: ax.annotate(f"{outside} value(s) outside their own interval: bar cut at the point", (0, -0.12),
+                                    xycoords="axes fraction", fontsize="x-small", va="top")
             ax.scatter(k.holdout_value, y, c=list(colors), zorder=3)
             ax.set_yticks(y); ax.set_yticklabels([_txt(mask_text(s))[:60] for s in k.segment], fontsize="small")
         ax.axvline(self.meta.get("base_rate", np.nan), ls=":", c="grey", label="base rate")
@@ -222,10 +224,10 @@ def find_segments(X: pd.DataFrame, y01, proba=None, discovery=None, holdout=None
                 base_error=float(outcomes["error"][1].mean()) if "error" in outcomes else None)
     return Segments(table, meta)
 
-# %% ../nbs/31_segments.ipynb #1fd93b38
+# %% ../nbs/31_segments.ipynb #5ab922ca
 def honest_proba(board, ds, name: str | None = None) -> np.ndarray:
     "Positive-class probabilities for every row of `ds` that a leaderboard's model did not train on (NaN elsewhere)."
-    from insight_nb.compare import positive_proba
+    from insight_nb.estimators import positive_proba
     name = name or board.best
     p = np.full(len(ds), np.nan)
     if name in board.oof: p[board.cv_rows] = board.oof[name]
@@ -235,7 +237,7 @@ def honest_proba(board, ds, name: str | None = None) -> np.ndarray:
 def segments(ds, model=None, rows=None, *, target_class=None, **kw) -> Segments:
     "`find_segments` on a Dataset's features and target (binary: the positive class); error segments when `model` is given."
     from insight_nb.drivers import _is_board
-    from insight_nb.compare import positive_proba
+    from insight_nb.estimators import positive_proba
     if ds.target is None: raise InsightError("the dataset has no target.", where="segments(ds=...)", fix="prepare(..., target=...) first.")
     rows = np.arange(len(ds)) if rows is None else np.asarray(rows)
     cls = target_class if target_class is not None else (ds.positive_class if ds.task == "binary" else ds.y.value_counts().index[-1])

@@ -166,8 +166,8 @@ REPORT = [
     C("report-sep-two-chars", G, R + ["good.csv", "--target", "y", "--sep", "ab"], 2, "'ab'", "--sep"),
     C("report-p-sep-two-chars", G, R + ["good.csv", "--target", "y", "-p", "sep=ab"], 2, "'ab'", "sep"),
     C("report-p-cv-word", G, R + ["good.csv", "--target", "y", "-p", "cv=three"], 2, "three", "-p cv"),
-    C("report-p-cv-one", G, R + ["good.csv", "--target", "y", "-p", "cv=1"], 2, "cv", "-p cv=", marks=xfail(RECIPE_FIX)),
-    C("report-p-test-above-one", G, R + ["good.csv", "--target", "y", "-p", "test=1.5"], 2, "1.5", "-p test=", marks=xfail(RECIPE_FIX)),
+    C("report-p-cv-one", G, R + ["good.csv", "--target", "y", "-p", "cv=1"], 2, "cv", "-p cv="),
+    C("report-p-test-above-one", G, R + ["good.csv", "--target", "y", "-p", "test=1.5"], 2, "1.5", "-p test="),
     C("report-p-unknown-parameter", G, R + ["good.csv", "--target", "y", "-p", "folds=3"], 2, "'folds'", "-p"),
     C("report-p-no-equals", G, R + ["good.csv", "--target", "y", "-p", "cv"], 2, "key=value", "-p"),
     C("report-p-unknown-model", G, R + ["good.csv", "--target", "y", "-p", "models=[nope]"], 2, "'nope'", "models"),
@@ -175,8 +175,7 @@ REPORT = [
     C("report-p-roles-unknown-role", G, R + ["good.csv", "--target", "y", "-p", "roles={age: nope}"], 2, "nope", "roles"),
     C("report-p-roles-unknown-column", G, R + ["good.csv", "--target", "y", "-p", "roles={nope: numeric}"], 2, "'nope'", "roles"),
     C("report-p-previous-run-missing", G, R + ["good.csv", "--target", "y", "-p", "previous_run=/nonexistent"], 2, "/nonexistent", "previous_run"),
-    C("report-p-on-bad-lines", G, R + ["good.csv", "--target", "y", "-p", "on_bad_lines=nope"], 2, "'nope'", "-p on_bad_lines=skip",
-      marks=xfail(RECIPE_FIX)),
+    C("report-p-on-bad-lines", G, R + ["good.csv", "--target", "y", "-p", "on_bad_lines=nope"], 2, "'nope'", "-p on_bad_lines=skip"),
     C("report-encoding-unknown", G, R + ["good.csv", "--target", "y", "--encoding", "klingon"], 2, "klingon", "--encoding"),
     C("report-p-malformed-yaml", G, R + ["good.csv", "--target", "y", "-p", "models=[sk_logreg"], 2, "malformed YAML", "-p models"),
     C("report-timeout-negative", G, R + ["good.csv", "--target", "y", "--timeout", "-5"], 2, "-5", "--timeout"),
@@ -198,6 +197,11 @@ REPORT = [
     C("report-out-proc", G, R + ["good.csv", "--target", "y", "--out", "/proc/foo"], 2, "/proc", "--out"),
     C("report-out-dot", G, R + ["good.csv", "--target", "y", "--out", "."], 2, "not written by insight-nb", "--out"),
     C("report-unknown-option", G, R + ["good.csv", "--target", "y", "--bogus"], 2, "--bogus", "--help"),
+    # the target's own checks run before a kernel starts (they used to fail a whole report late, with two "Fix:" parts)
+    C("report-target-continuous", variant("cont.csv", continuous_target), R + ["cont.csv", "--target", "y"], 2, "continuous", "target 'y'"),
+    C("report-target-constant", variant("const.csv", constant_target), R + ["const.csv", "--target", "y"], 2, "constant", "'y'"),
+    C("report-target-identifier", variant("ids.csv", id_target), R + ["ids.csv", "--target", "y"], 2, "'y'", "Fix:"),
+    C("report-target-single-row-class", variant("rare.csv", single_row_class), R + ["rare.csv", "--target", "y"], 2, "1 row", "drop_rare_classes"),
 ]
 
 P = ["profile"]
@@ -357,9 +361,7 @@ PYTHON = [
     C("api-load-table-png", w("picture.csv", png_bytes()), api_load_table_png, DataError, "PNG", "picture.csv"),
     C("api-load-table-missing", None, api_load_table_missing, DataError, "does not exist", "nope.csv"),
     C("api-load-table-latin1", latin1_csv, api_load_table_latin1, DataError, "latin.csv", "encoding="),
-    C("api-run-report-user-folder", both(G, user_folder()), api_run_report_user_folder, InsightError, "not written by insight-nb", "force=True",
-      marks=xfail("20_report run_report: check_out's message names --out/--force; from Python it must name out=/force=True "
-                  "(wrap it like artifact._python_fix / sweep._python_door)")),
+    C("api-run-report-user-folder", both(G, user_folder()), api_run_report_user_folder, InsightError, "not written by insight-nb", "force=True"),
     C("api-run-report-bad-param", G, api_run_report_bad_param, InsightError, "three", "cv"),
     C("api-save-model-user-folder", user_folder(), api_save_model_user_folder, InsightError, "not written by insight-nb", "force=True"),
     C("api-load-model-tampered", both(model_copy(), tamper_pipeline), api_load_model_tampered, InsightError, "pipeline.json", "changed"),

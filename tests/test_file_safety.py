@@ -185,7 +185,7 @@ def test_sigterm_keeps_the_previous_report_and_records_the_failure(project, quic
         _, err = proc.communicate(timeout=60)
     finally: _reap(proc)
     assert proc.returncode == 143, err
-    assert "terminated" in err and "Traceback" not in err
+    assert "terminated" in err and "Traceback" not in err and "out.failed" in err
     assert snapshot(out) == before
     failed = out.with_name("out.failed")
     assert json.loads((failed / "manifest.json").read_text())["status"] == "failed"

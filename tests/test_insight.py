@@ -85,6 +85,17 @@ def test_planted_segment_found_and_spurious_rejected():
     assert spurious.value.iloc[0] > 0.4                  # it did look strong on discovery rows
     json.dumps(seg.to_dict())
 
+def test_segment_figure_with_a_point_outside_its_interval():
+    "A held-out value outside its own interval once crashed the figure (negative xerr) and with it the whole report."
+    X, y, disc, hold = _planted()
+    seg = find_segments(X, y, discovery=disc, holdout=hold, top=3)
+    assert len(seg.kept)
+    first = seg.table.index[seg.table.kept][0]
+    seg.table.loc[first, "holdout_lo"] = seg.table.loc[first, "holdout_value"] + 0.05   # the point now lies below its interval
+    fig = seg.figure()
+    assert any("outside their own interval" in t.get_text() for t in fig.axes[0].texts)
+    seg._repr_html_()
+
 def test_wilson_matches_formula():
     lo, hi = wilson(10, 100)
     assert abs(lo - 0.05523) < 1e-4 and abs(hi - 0.17437) < 1e-4
@@ -150,7 +161,7 @@ def test_credit_policy_costs():
 # --- Telco: drivers, what-if, findings -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def telco(telco_ds):
-    from insight_nb.compare import sklearn_reference
+    from insight_nb.estimators import sklearn_reference
     ds = telco_ds
     sp = ds.split(valid=0.0, test=0.3, seed=0)
     est = sklearn_reference("logreg", ds.schema).fit(ds.X.iloc[sp.train], ds.y.iloc[sp.train])
@@ -177,7 +188,7 @@ def test_what_if_is_labelled_a_prediction(telco):
     assert "not a causal effect" in w._repr_html_() and "not a causal effect" in w.to_dict()["caveat"]
 
 def test_findings_rank_and_serialize(telco):
-    from insight_nb.compare import positive_proba
+    from insight_nb.estimators import positive_proba
     ds, sp, est = telco
     p = positive_proba(est, ds.X.iloc[sp.test], ds.classes)
     y = (ds.y.iloc[sp.test] == "Yes").to_numpy(int)

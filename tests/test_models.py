@@ -149,12 +149,13 @@ def test_errors(telco):
 
 
 def test_torch_candidates_cross_validate_like_sklearn(telco):
-    from insight_nb.compare import CANDIDATES, cross_validate
+    from insight_nb.compare import cross_validate
+    from insight_nb.registry import model_maker
     ds, _ = telco
     rows = np.arange(800)
-    r = cross_validate(CANDIDATES["torch_logreg"], ds, rows, cv=3)
+    r = cross_validate(model_maker("torch_logreg"), ds, rows, cv=3)
     assert len(r["folds"]) == 3 and 0.7 < r["mean"]["roc_auc"] <= 1
-    b = cross_validate(CANDIDATES["sk_logreg"], ds, rows, cv=3)
+    b = cross_validate(model_maker("sk_logreg"), ds, rows, cv=3)
     assert abs(b["mean"]["roc_auc"] - r["mean"]["roc_auc"]) < 0.05
 
 

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from insight_nb.recipe import Recipe
-from insight_nb.widgets import AUTO, InsightStudio, parse_model_name, studio_fit
+from insight_nb.registry import model_spec
+from insight_nb.widgets import AUTO, InsightStudio, studio_fit
 
 
 def _until(cond, timeout=120.0, step=0.05):
@@ -32,8 +33,8 @@ def test_controls_from_data(telco):
     s.set(target="Churn", positive_class="Yes", ignore=["gender"])
     r = s.recipe()
     assert (r.target, r.positive_class, r.roles) == ("Churn", "Yes", {"gender": "ignored"})
-    base, params = parse_model_name(r.models[0])
-    assert base == "torch_mlp" and params["epochs"] == 3 and params["hidden"] == (128, 64)
+    base, params = model_spec(r.models[0])                   # the model's settings travel as data
+    assert base == "torch_mlp" and params["epochs"] == 3 and params["hidden"] == [64, 32]
     s.set(positive_class=None, ignore=[])
 
 
@@ -80,7 +81,7 @@ def test_train_stop_resume_and_train_again(telco):
     assert s.progress.value == r2.epochs_run * n_iter
     assert f"{r2.epochs_run} epoch(s)" in s.metrics.value and "stopped" not in r2.summary()
     # stopped + resumed = never stopped: the same numbers as an uninterrupted fit of the same recipe
-    _, ev, _ = studio_fit(r2.dataset, r2.model, test=r2.recipe.test, seed=r2.recipe.seed, n_boot=r2.recipe.n_boot)
+    _, ev, _ = studio_fit(r2.dataset, r2.recipe.models[0], test=r2.recipe.test, seed=r2.recipe.seed, n_boot=r2.recipe.n_boot)
     assert ev.metrics == r2.metrics
     with pytest.raises(Exception, match="no stopped run"): s.resume()
     # train again with other settings
