@@ -37,7 +37,7 @@ def _jsonable(v):
     if isinstance(v, dict): return {str(k): _jsonable(x) for k, x in v.items()}
     return f"<{type(v).__name__}>"
 
-# %% ../nbs/16_artifact.ipynb #6608deef
+# %% ../nbs/16_artifact.ipynb #8d5a901e
 def _python_fix(e: InsightError) -> InsightError:
     "The same error for a Python caller: `force=True` and `path` instead of the command line's `--force` and `--out`."
     py = lambda t: t.replace("--force", "force=True").replace("--out", "path") if t else t
@@ -54,7 +54,7 @@ def save_model(model, path, dataset=None, metrics: dict | None = None, force: bo
     from insight_nb.learner import model_signature
     if not hasattr(model, "module_"):
         raise InsightError("the model is not fitted.", where="save_model", fix="fit it first (or load_model an artifact).")
-    try: out = check_out(path, force=force, flag="path", what="model")
+    try: out = check_out(path, force=force, flag="path", what="model", command="save_model")
     except InsightError as e: raise _python_fix(e) from None
     tmp = staging_dir(out)
     try:

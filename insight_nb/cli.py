@@ -20,15 +20,16 @@ from .publish import check_early, check_out, check_writable, default_out, packag
 
 # %% auto #0
 __all__ = ['COMMANDS', 'FORCE_ARG', 'PROFILE_FILES', 'subcommand', 'UsageError', 'positive', 'build_parser', 'profile_options',
-           'run_profile', 'Terminated', 'main']
+           'run_profile', 'params_help', 'Terminated', 'main']
 
-# %% ../nbs/90_cli.ipynb #946626f5
+# %% ../nbs/90_cli.ipynb #f15d50e6
 COMMANDS: dict = {}
 
-def subcommand(name: str, help: str, args=()):
-    "Register a function `f(ns) -> int` as `insight-nb NAME`; `args` are `(flags, kwargs)` pairs for argparse."
+def subcommand(name: str, help: str, args=(), epilog=None):
+    """Register a function `f(ns) -> int` as `insight-nb NAME`; `args` are `(flags, kwargs)` pairs for argparse; `epilog`
+    is text (or a function giving it, called when the parser is built) shown after the arguments in `--help`."""
     def deco(f):
-        COMMANDS[name] = dict(func=f, help=help, args=list(args))
+        COMMANDS[name] = dict(func=f, help=help, args=list(args), epilog=epilog)
         return f
     return deco
 
@@ -59,11 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "(nothing was written); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Earlier output is never replaced by a failed run.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, c in COMMANDS.items():
-        sp = sub.add_parser(name, help=c["help"], description=c["help"])
+        epilog = c.get("epilog")
+        sp = sub.add_parser(name, help=c["help"], description=c["help"], epilog=epilog() if callable(epilog) else epilog,
+                            formatter_class=argparse.RawDescriptionHelpFormatter if epilog else argparse.HelpFormatter)
         for flags, kw in c["args"]: sp.add_argument(*flags, **kw)
     return p
 
-# %% ../nbs/90_cli.ipynb #04308146
+# %% ../nbs/90_cli.ipynb #3abcb659
 FORCE_ARG = (["--force"], dict(action="store_true", help="write into an existing folder that insight-nb did not create, adding its files "
                                                           "and touching nothing else (a file of the same name is still never overwritten)"))
 
@@ -85,7 +88,7 @@ def profile_options(ns) -> dict:
     from insight_nb.recipe import DATA_OPTIONS, check_keys, field_types, parse_assignment, parse_value
     opts = dict(target=ns.target, positive_class=ns.positive_class, sep=ns.sep, encoding=ns.encoding)
     given = dict(parse_assignment(item) for item in ns.param)
-    check_keys(given, ("target", "positive_class", "roles") + tuple(DATA_OPTIONS), "-p", "parameter")
+    check_keys(given, _profile_params(), "-p", "parameter")
     hints = field_types()
     for k, v in given.items(): opts[k] = parse_value(k, v, hints[k], f"-p {k}")
     return opts
@@ -119,7 +122,13 @@ def run_profile(ns) -> Path:
         raise
     return out / "profile.html"
 
-@subcommand("profile", "Load, validate and profile a table (profile.html, profile.json, manifest.json).", _DATA_ARGS)
+def _profile_params() -> tuple:
+    "The recipe fields `insight-nb profile` takes with -p: the data's target and roles, and the options of `prepare()`."
+    from insight_nb.recipe import DATA_OPTIONS
+    return ("target", "positive_class", "roles") + tuple(DATA_OPTIONS)
+
+@subcommand("profile", "Load, validate and profile a table (profile.html, profile.json, manifest.json).", _DATA_ARGS,
+            epilog=lambda: params_help(_profile_params()))
 def _profile_cmd(ns) -> int:
     path = run_profile(ns)
     print(f"profile written: {path}")
@@ -129,8 +138,10 @@ _REPORT_ARGS = [
     (["data"], dict(nargs="?", default=None, help="a CSV/TSV/Parquet/JSONL/Excel file, or demo:telco_churn / demo:banking77 (default: the recipe's source)")),
     (["--target"], dict(default=None, help="the target column (demo data knows its own)")),
     (["--template"], dict(default=None, help="tabular_report (default), text_report, or a template .ipynb path")),
-    (["-p", "--param"], dict(action="append", default=[], metavar="KEY=VALUE", help="a template parameter, e.g. -p cv=3 -p 'models=[sk_logreg, {torch_mlp: {epochs: 5}}]' (repeatable)")),
+    (["-p", "--param"], dict(action="append", default=[], metavar="KEY=VALUE", help="a template parameter (a recipe field, listed below; "
+                             "`insight-nb schema` prints them all as JSON Schema), e.g. -p cv=3 -p 'models=[sk_logreg, {torch_mlp: {epochs: 5}}]' (repeatable)")),
     (["--config"], dict(default=None, help="a recipe YAML file; -p values override it")),
+    (["--positive-class"], dict(default=None, help="the positive class of a binary target, the same as -p positive_class=X")),
     (["--sep"], dict(default=None, help="field separator, the same as -p sep=X (default: sniffed)")),
     (["--encoding"], dict(default=None, help="the file's text encoding, the same as -p encoding=X, e.g. latin-1 or cp1252 (default: utf-8)")),
     (["--out"], dict(default=None, help="output folder (default: reports/output/<data name>/report)")),
@@ -139,12 +150,29 @@ _REPORT_ARGS = [
     (["--threads"], dict(type=positive(int), default=None, help="threads per numeric library in the kernel (OMP/MKL/OpenBLAS); default: their own choice")),
 ]
 
-@subcommand("report", "Run a report template with papermill: report.ipynb, report.html, metrics.json, findings.json, manifest.json.", _REPORT_ARGS)
+def params_help(names=None, width: int = 100) -> str:
+    """The recipe fields (all, or `names`) by section, each with its type and help, read from the recipe model: the `-p KEY=VALUE`
+    part of `insight-nb report --help` (and `profile --help`)."""
+    import textwrap
+    from insight_nb.recipe import SECTIONS, Recipe, type_name
+    lines = ["-p KEY=VALUE sets a recipe field (types and limits: `insight-nb schema`):"]
+    for sec, fields in SECTIONS.items():
+        fields = [n for n in fields if names is None or n in names]
+        if not fields: continue
+        lines.append(f"  {sec}:")
+        for n in fields:
+            f = Recipe.model_fields[n]
+            lines += textwrap.wrap(f"{n} ({type_name(f.annotation)}): {f.description}", width, initial_indent="    ", subsequent_indent="        ")
+    return "\n".join(lines)
+
+@subcommand("report", "Run a report template with papermill: report.ipynb, report.html, metrics.json, findings.json, manifest.json.", _REPORT_ARGS,
+            epilog=params_help)
 def _report_cmd(ns) -> int:
     from insight_nb.report import ReportRunError, run_report
     env = {k: str(ns.threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")} if ns.threads else None
-    # --sep and --encoding are the flags the data errors suggest (as in `profile`); they are the -p values of the same name
-    params = list(ns.param) + [f"{k}={v}" for k, v in (("sep", ns.sep), ("encoding", ns.encoding)) if v is not None]
+    # --sep, --encoding and --positive-class are the flags the data errors suggest (as in `profile`); they are the -p values of the same name
+    params = list(ns.param) + [f"{k}={v}" for k, v in (("sep", ns.sep), ("encoding", ns.encoding), ("positive_class", ns.positive_class))
+                               if v is not None]
     try:
         res = run_report(ns.data, ns.target, template=ns.template, params=params, config=ns.config, out=ns.out,
                          timeout=ns.timeout, kernel_env=env, force=ns.force, _cli=True)
@@ -178,7 +206,7 @@ def _new_template_cmd(ns) -> int:
     print(f"template written: {out}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #818eb215
+# %% ../nbs/90_cli.ipynb #2fbee6d5
 @subcommand("score", "Score a table with a saved model folder: identifiers, predicted class and class probabilities as CSV.", [
     (["model"], dict(help="the model folder written by save_model (pipeline.json + model.safetensors + .insight-nb.json)")),
     (["data"], dict(help="the table to score (CSV/TSV/Parquet/JSONL/Excel)")),
@@ -198,6 +226,25 @@ def _score_cmd(ns) -> int:
     print(f"scored {len(res)} rows ({res.attrs.get('n_unseen', 0)} unseen category or boolean value(s)): {out}")
     return 0
 
+@subcommand("schema", "Print the JSON Schema of a recipe (every field with its help, section, default and limits), or of a sweep file.", [
+    (["--sweep"], dict(action="store_true", help="the schema of a sweep file (its keys, with `params` the report parameters)")),
+    (["--template"], dict(default=None, help="the schema of this template's parameters (the recipe's fields and the template's own)")),
+])
+def _schema_cmd(ns) -> int:
+    import json
+    if ns.sweep and ns.template: raise UsageError("give --sweep or --template, not both.", fix="drop one of them.")
+    if ns.sweep:
+        from insight_nb.sweep import sweep_schema
+        s = sweep_schema()
+    elif ns.template:
+        from insight_nb.report import parameters_schema, template_path
+        s = parameters_schema(template_path(ns.template))
+    else:
+        from insight_nb.recipe import Recipe
+        s = Recipe.json_schema()
+    print(json.dumps(s, indent=2, ensure_ascii=False))
+    return 0
+
 @subcommand("sweep", "Run many reports from one YAML file (data sets, split_by, grid) with bounded parallelism; writes OUT/index.html.", [
     (["file"], dict(help="the sweep YAML file (data sets, shared params, split_by, grid)")),
     (["--out"], dict(default=None, help="output folder: one sub-folder per report, index.html, index.json (default: reports/output/<sweep name>/sweep)")),
@@ -214,7 +261,7 @@ def _sweep_cmd(ns) -> int:
     print(f"sweep: {res.n_ok} ok, {res.n_failed} failed in {res.index['seconds']:.1f} s: {res.index_html}")
     return 0 if res.n_failed == 0 else 1
 
-# %% ../nbs/90_cli.ipynb #6f56ac44
+# %% ../nbs/90_cli.ipynb #2d42310d
 class Terminated(KeyboardInterrupt):
     "SIGTERM, handled like Ctrl-C: the run stops, earlier output stays, a failed run is recorded."
 
@@ -242,6 +289,10 @@ def main(argv=None) -> int:
             if sub in COMMANDS: command = f"insight-nb {sub}"
         print(f"{command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `insight-nb schema | head`: the reader left; no traceback, and no second one at exit
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt as e:
         how = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
         record = f"; the partial run is in {e.failed_dir}" if getattr(e, "failed_dir", None) else ""

@@ -47,15 +47,16 @@ class LogReg(nn.Module):
         for i, e in enumerate(self.embeds): out = out + e(x_cat[:, i])
         return out
 
-# %% ../nbs/13_models.ipynb #3ae42d1c
+# %% ../nbs/13_models.ipynb #8cf1f9c4
 def emb_size(cardinality: int, emb_dim: int | None = None) -> int:
     "Embedding width: `emb_dim` when given, else a rule of thumb that grows slowly with the cardinality (max 32)."
     return int(emb_dim) if emb_dim else int(min(32, max(2, round(1.6 * cardinality ** 0.56))))
 
 class TabularMLP(nn.Module):
-    "An MLP over dense features and categorical embeddings."
-    def __init__(self, n_numeric: int, cardinalities=(), n_classes: int = 2, hidden=(256, 128), dropout: float = 0.1,
-                 norm: str | None = "batch", emb_dim: int | None = None, emb_dropout: float = 0.0, skip: bool = True):
+    """An MLP over dense features and categorical embeddings. `hidden`, `dropout` and `norm` have no defaults here: the
+    product's defaults are the estimator's (`TorchTabularClassifier`), which builds this module from its settings."""
+    def __init__(self, n_numeric: int, cardinalities=(), n_classes: int = 2, *, hidden, dropout: float, norm: str | None,
+                 emb_dim: int | None = None, emb_dropout: float = 0.0, skip: bool = True):
         super().__init__()
         if norm not in ("batch", "layer", None, "none"):
             raise InsightError(f"unknown norm {norm!r}.", where="TabularMLP(norm=...)", fix="use 'batch', 'layer' or None.")
@@ -215,7 +216,7 @@ def module_from_architecture(arch: dict) -> nn.Module:
 
 TorchTabularClassifier._valid_rows, TorchTabularClassifier._build_module = _valid_rows, _build_module
 
-# %% ../nbs/13_models.ipynb #da803205
+# %% ../nbs/13_models.ipynb #079f2cf7
 DEFAULT_LR = {"mlp": 1e-2, "logreg": 5e-2}
 
 class _KeepLast(Callback):
@@ -268,7 +269,7 @@ def _train(self, Xtr, ytr, Xva, yva, epochs: int, tmp: Path, resume_state: bytes
         else: cbs.append(SaveBest(tmp / "best.pt", self.monitor))
     self._keep_last = _KeepLast(train_dl)
     cbs.append(self._keep_last)
-    lr = self.lr if self.lr is not None else DEFAULT_LR.get(self.model, 1e-2)
+    lr = self.lr if self.lr is not None else DEFAULT_LR[self.model]
     learn = Learner(module, train_dl, valid_dl, loss_func=nn.CrossEntropyLoss(weight=w), lr=lr, weight_decay=self.weight_decay,
                     metrics={"roc_auc": roc_auc} if valid_dl is not None else None, cbs=cbs, device=self.device, amp=False, seed=self.seed)
     return learn.fit(int(epochs), resume_from=ckpt)

@@ -24,7 +24,7 @@ __all__ = ['MARKER', 'OWNER', 'DEFAULT_ROOT', 'sha256_file', 'read_marker', 'own
            'staging_dir', 'publish_dir', 'remove_owned', 'verify_folder', 'publish_failed', 'check_out_file',
            'publish_file', 'claim_dir', 'record_files', 'check_name', 'default_out', 'package_versions', 'write_json']
 
-# %% ../nbs/07_publish.ipynb #a206a584
+# %% ../nbs/07_publish.ipynb #54aa210f
 MARKER = ".insight-nb.json"
 OWNER = "insight-nb"
 
@@ -49,10 +49,10 @@ def read_marker(folder) -> dict | None:
     d["files"] = {k: v for k, v in d.get("files", {}).items() if _safe_rel(k)}
     return d
 
-def owns(folder) -> bool:
-    "Did insight_nb publish the folder `folder` (a marker of scope 'folder')?"
+def owns(folder, command: str | None = None) -> bool:
+    "Did insight_nb publish the folder `folder` (a marker of scope 'folder'), and, given `command`, that command?"
     m = read_marker(folder)
-    return m is not None and m.get("scope", "folder") == "folder" and not m.get("staging")
+    return m is not None and m.get("scope", "folder") == "folder" and not m.get("staging") and (command is None or m.get("command") == command)
 
 # %% ../nbs/07_publish.ipynb #d7deead9
 def files_under(folder) -> list[str]:
@@ -76,7 +76,7 @@ def _strangers(folder, listed) -> list[str]:
             if rel not in parents and not any(x.startswith(rel + "/") for x in out) and not (Path(dirpath) / n).is_symlink(): out.append(rel + "/")
     return sorted(out)
 
-# %% ../nbs/07_publish.ipynb #94b2ea0a
+# %% ../nbs/07_publish.ipynb #b3b4724c
 def _not_owned_error(out: Path, flag: str, what: str) -> InsightError:
     return InsightError(f"{out} exists and was not written by insight-nb, so insight-nb will not replace what is in it.",
                         where=flag, fix=f"choose an empty or new folder (e.g. {flag} {out / what}), or pass --force to write the {what} files "
@@ -117,9 +117,11 @@ def check_writable(out, flag: str = "--out") -> Path:
         raise InsightError(f"cannot write to {parent} ({e.strerror or type(e).__name__}).", where=f"{flag} {out}", fix=fix) from None
     return out
 
-def check_out(out, force: bool = False, flag: str = "--out", what: str = "report", names=()) -> Path:
+def check_out(out, force: bool = False, flag: str = "--out", what: str = "report", names=(), command: str | None = None) -> Path:
     """Validate an output *folder* before any work: returns its absolute path, or raises a clear `InsightError`.
-    `names`: files the command will write; with `force`, a user file of one of those names is refused now, not after the run."""
+    `names`: files the command will write; with `force`, a user file of one of those names is refused now, not after the run.
+    `command` (default: `what`): the command whose own earlier output may be replaced; another command's output never is."""
+    command = command or what
     out = Path(out).expanduser().absolute()
     if out.is_symlink():
         raise InsightError(f"{out} is a symbolic link; insight-nb publishes into real folders only.", where=flag,
@@ -127,9 +129,12 @@ def check_out(out, force: bool = False, flag: str = "--out", what: str = "report
     if out.exists() and not out.is_dir():
         raise InsightError(f"{out} is an existing file; the {what} is written as a folder.", where=flag,
                            fix=f"name a new folder instead, e.g. {flag} {out.with_suffix('')}_{what}.")
-    if out.is_dir() and not owns(out) and any(out.iterdir()):
+    if out.is_dir() and not owns(out, command) and any(out.iterdir()):
+        if owns(out) and not force:  # a report must not replace a profile, a model or a sweep, nor the other way round
+            raise InsightError(f"{out} holds the output of `insight-nb {read_marker(out).get('command')}`, which a {what} would replace.",
+                               where=flag, fix=f"choose another folder, e.g. {flag} {out.with_name(out.name + '_' + what)}.")
         if not force: raise _not_owned_error(out, flag, what)
-        clash = _clashes(out, names, intact_files(out, what))
+        clash = _clashes(out, names, intact_files(out, command))
         if clash: raise _clash_error(out, clash, flag)
     return check_writable(out, flag)
 
@@ -208,7 +213,7 @@ def staging_dir(out) -> Path:
     _write_marker(tmp, _marker(staging=True, pid=os.getpid(), host=socket.gethostname(), target=out.name))
     return tmp
 
-# %% ../nbs/07_publish.ipynb #f99ed87a
+# %% ../nbs/07_publish.ipynb #a8709638
 def _prune_empty(root: Path, rels) -> None:
     "Remove folders left empty below `root` after deleting `rels` (only the parents of those files)."
     for rel in sorted({p for f in rels for p in Path(f).parents if p != Path(".")}, key=lambda p: -len(p.parts)):
@@ -226,7 +231,7 @@ def publish_dir(tmp, out, command: str = "insight-nb", force: bool = False, **in
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         os.replace(tmp, out) if out.exists() else os.rename(tmp, out)
         return out
-    mine = owns(out)
+    mine = owns(out, command)
     if not force and not mine: raise _not_owned_error(out, "--out", command)
     intact = intact_files(out)   # a listed file that a user edited is theirs now
     strangers = _strangers(out, intact)
@@ -285,13 +290,13 @@ def verify_folder(folder, what: str = "model folder") -> dict:
                                  fix="remove those files, or " + fix)
     return m
 
-# %% ../nbs/07_publish.ipynb #5c3c6240
+# %% ../nbs/07_publish.ipynb #4af9b1bf
 def publish_failed(tmp, out, command: str = "insight-nb") -> Path:
     "Publish the staging folder of a failed run as `OUT.failed` (or the first free `OUT.failed-N` that is not somebody else's)."
     out = Path(out)
     for i in range(1, 100):
         dest = out.with_name(out.name + (".failed" if i == 1 else f".failed-{i}"))
-        if not dest.exists() or owns(dest): return publish_dir(tmp, dest, command=f"{command} (failed)")
+        if not dest.exists() or owns(dest, f"{command} (failed)"): return publish_dir(tmp, dest, command=f"{command} (failed)")
     raise InsightError("no free name for the failed run's record.", where=str(out.parent), fix=f"remove old {out.name}.failed-N folders.")
 
 # %% ../nbs/07_publish.ipynb #5a1d3058
@@ -327,11 +332,11 @@ def publish_file(write, out, force: bool = False, command: str = "insight-nb") -
     _write_marker(out.parent, m)
     return out
 
-# %% ../nbs/07_publish.ipynb #04c22b01
+# %% ../nbs/07_publish.ipynb #b755ae7b
 def claim_dir(out, command: str, force: bool = False, what: str = "sweep") -> Path:
     "Create or adopt the folder `out` that insight_nb fills file by file; refused when it is somebody else's (unless `force`)."
-    out = check_out(out, force=force, what=what)
-    mine = owns(out) or not out.exists() or not any(out.iterdir())
+    out = check_out(out, force=force, what=what, command=command)
+    mine = owns(out, command) or not out.exists() or not any(out.iterdir())
     out.mkdir(parents=True, exist_ok=True)
     if read_marker(out) is None: _write_marker(out, _marker(scope="folder" if mine else "files", command=command, files={}))
     return out

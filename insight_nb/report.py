@@ -35,9 +35,9 @@ __all__ = ['METRIC_NAMES', 'SETUP_CELL', 'REPORT_CELLS', 'EXTRA_HELP', 'TEMPLATE
            'too_few_cases_findings', 'tie_findings', 'failed_model_findings', 'gap_findings', 'balance_findings',
            'threshold_findings', 'report_findings', 'insight_metrics', 'report_metrics', 'write_outputs', 'ReportCell',
            'parameters_source', 'new_template', 'write_notebook', 'build_template', 'sync_templates', 'template_path',
-           'template_parameters', 'ReportSpec', 'resolve_report', 'ipc_path', 'pinned_kernel_manager_class',
-           'reuse_cell', 'execute_template', 'render_html', 'stage_timings', 'ReportRunError', 'mark_failure',
-           'ReportResult', 'run_report']
+           'template_parameters', 'parameters_schema', 'ReportSpec', 'resolve_report', 'ipc_path',
+           'pinned_kernel_manager_class', 'reuse_cell', 'execute_template', 'render_html', 'stage_timings',
+           'ReportRunError', 'mark_failure', 'ReportResult', 'run_report']
 
 # %% ../nbs/20_report.ipynb #a7206785
 def best_evaluation(board):
@@ -50,21 +50,27 @@ def best_evaluation(board):
         raise InsightError(f"the best model {best!r} has no test evaluation.", where="compare", fix="use a test split (test > 0).")
     return board.estimators[best][1]
 
-# %% ../nbs/20_report.ipynb #43ac73db
+# %% ../nbs/20_report.ipynb #6de798ed
 @dataclass
 class BusinessThreshold:
-    "A cost-optimal threshold chosen on out-of-fold predictions and checked on the held-out test split."
+    "A cost-optimal threshold chosen on out-of-fold predictions and checked on the held-out test split: a view of two `CostThreshold`s."
     model: str
     positive_class: str
-    choice: object                  # ThresholdChoice on the CV rows (out-of-fold probabilities)
-    test_cost: float                # expected cost per test case at the chosen threshold
-    test_cost_at_05: float
-    test_confusion: dict
-    test_confusion_at_05: dict
-    n_test: int
+    choice: object                  # CostThreshold chosen on the CV rows (out-of-fold probabilities)
+    test: object                    # the same threshold and costs on the test rows (`choice.on(y_test, p_test)`)
 
     @property
     def threshold(self) -> float: return self.choice.threshold
+    @property
+    def test_cost(self) -> float: return self.test.at(self.threshold)["expected_cost"]   # per test case at the chosen threshold
+    @property
+    def test_cost_at_05(self) -> float: return self.test.at(0.5)["expected_cost"]
+    @property
+    def test_confusion(self) -> dict: return self.test.at(self.threshold)["confusion"]
+    @property
+    def test_confusion_at_05(self) -> dict: return self.test.at(0.5)["confusion"]
+    @property
+    def n_test(self) -> int: return self.test.n
     @property
     def test_saving_per_case(self) -> float: return self.test_cost_at_05 - self.test_cost
 
@@ -98,21 +104,18 @@ class BusinessThreshold:
                 "<p>Test confusion at the chosen threshold</p>" + _conf_html(self.test_confusion) +
                 f'<img src="data:image/png;base64,{fig_to_png(fig)}" alt="cost by threshold (cross-validation rows)"/>')
 
-def business_threshold(board, ds, recipe: Recipe):
-    "Choose the threshold of the best model that minimises the recipe's business cost; check it on the test split."
-    from insight_nb.evaluate import _confusion, choose_threshold, expected_cost
+def business_threshold(board, ds, recipe):
+    "Choose the threshold of the best model that minimises the business cost of `recipe` (a `Recipe` or a `Business`); check it on the test split."
+    from insight_nb.evaluate import CostThreshold
     if ds.task != "binary":  # one-vs-rest cost views for a class of interest come with multiclass reports (issue 13)
         return Skipped("threshold", f"a cost-based threshold needs a binary target; {ds.schema.target.name!r} has {len(ds.classes)} classes.")
     ev = best_evaluation(board)
     best = board.best
     y_cv = (ds.y.iloc[board.cv_rows].to_numpy() == ds.positive_class).astype(int)
-    costs = recipe.costs()
-    choice = choose_threshold(y_cv, board.oof[best], **costs)
-    y_t, p_t = ev._y, ev._p
-    return BusinessThreshold(best, ds.positive_class, choice, expected_cost(y_t, p_t, choice.threshold, **costs),
-                             expected_cost(y_t, p_t, 0.5, **costs), _confusion(y_t, p_t, choice.threshold), _confusion(y_t, p_t, 0.5), len(y_t))
+    choice = CostThreshold(y_cv, board.oof[best], recipe, where="business_threshold")
+    return BusinessThreshold(best, ds.positive_class, choice, choice.on(ev._y, ev._p))
 
-# %% ../nbs/20_report.ipynb #cc760a81
+# %% ../nbs/20_report.ipynb #48b8db2b
 @dataclass
 class Skipped:
     "A report step that did not apply, and why."
@@ -148,8 +151,7 @@ def report_targeting(board, ds, recipe: Recipe):
     ids = None
     id_cols = ds.schema.by_role("identifier")
     if id_cols and id_cols[0] in ds.frame: ids = ds.frame[id_cols[0]].iloc[board.test_rows].to_numpy()
-    return _guard("targeting plan", lambda: targeting_plan(ev._p, ev._y, contact_cost=recipe.contact_cost, value_per_save=recipe.value_per_save,
-                                                          success_rate=recipe.success_rate, seed=recipe.seed, ids=ids))
+    return _guard("targeting plan", lambda: targeting_plan(ev._p, ev._y, recipe.business(), seed=recipe.seed, ids=ids))
 
 def report_fairness(board, ds, recipe: Recipe, threshold: BusinessThreshold | None = None):
     "Fairness of the best model's decisions (at the business threshold when there is one) for the recipe's `sensitive` columns."
@@ -432,18 +434,22 @@ REPORT_CELLS = {
         _outputs_code, needs=("profile",), stage="outputs"),
 }
 
-# %% ../nbs/20_report.ipynb #0b2dcd83
+# %% ../nbs/20_report.ipynb #adaadd7a
 EXTRA_HELP = {"previous_run": "the folder of the run to compare with (run_report sets it to the output folder when a previous run is there)"}
 
 def _cell_id(*parts) -> str:
     return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()[:8]
 
 def parameters_source(params: dict) -> str:
-    "The source of a papermill `parameters` cell: one `name = value  # help` line per parameter."
-    from insight_nb.recipe import HELP
-    lines = ["# Parameters: papermill replaces them; each is a field of insight_nb.recipe.Recipe, or read by one report cell"]
+    """The source of a papermill `parameters` cell: one `name = value  # help` line per parameter, the help of a recipe
+    field read from the field itself (`Recipe.model_fields`), recipe fields under a comment naming their section."""
+    fields = Recipe.model_fields
+    lines = ["# Parameters: papermill replaces them; each is a field of insight_nb.recipe.Recipe (see `insight-nb schema`), or read by one report cell"]
+    section = None
     for k, v in params.items():
-        h = HELP.get(k, EXTRA_HELP.get(k))
+        sec = fields[k].json_schema_extra["section"] if k in fields else "report cells"
+        if sec != section: lines.append(f"# {sec}"); section = sec
+        h = fields[k].description if k in fields else EXTRA_HELP.get(k)
         lines.append(f"{k} = {v!r}" + (f"  # {h}" if h else ""))
     return "\n".join(lines)
 
@@ -525,7 +531,7 @@ def template_path(name) -> Path:
         raise InsightError(f"there is no template {name!r}.", where="--template", fix=did_you_mean(str(name), avail, what="template"))
     return shipped
 
-# %% ../nbs/20_report.ipynb #cc1d9cca
+# %% ../nbs/20_report.ipynb #73e19f7e
 def template_parameters(path) -> dict:
     "Name -> default value of the template's `parameters` cell (papermill's own parser)."
     import papermill as pm
@@ -536,6 +542,19 @@ def template_parameters(path) -> dict:
     if not out: raise InsightError("the template has no cell tagged 'parameters'.", where=str(path), fix="tag the cell holding the parameters with 'parameters'.")
     return out
 
+def parameters_schema(path=None) -> dict:
+    """The JSON Schema of a template's parameters: the recipe's (`Recipe.json_schema()`) plus the template's own parameters
+    (e.g. `previous_run`, typed by their default when it is not None). Without `path`: the shipped templates' parameters."""
+    declared = template_parameters(path) if path is not None else {k: v for c in REPORT_CELLS.values() for k, v in c.params.items()}
+    s = Recipe.json_schema()
+    types = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
+    for k, v in declared.items():
+        if k in s["properties"]: continue
+        prop = {"description": EXTRA_HELP.get(k, "a parameter of the template"), "default": v, "section": "template"}
+        if v is not None and type(v) in types: prop["anyOf"] = [{"type": types[type(v)]}, {"type": "null"}]
+        s["properties"][k] = prop
+    return s
+
 def _hint(name: str, default):
     "The type a parameter must have: the recipe's annotation, else the type of the template default."
     hints = field_types()
@@ -543,7 +562,7 @@ def _hint(name: str, default):
     if default is None: return object
     return float if isinstance(default, float) else type(default)
 
-# %% ../nbs/20_report.ipynb #ce5dcd67
+# %% ../nbs/20_report.ipynb #d6babcb0
 @dataclass
 class ReportSpec:
     "A checked report run: the template, its parameters (papermill's input), the recipe and where each value came from."
@@ -640,12 +659,17 @@ def resolve_report(data=None, target=None, *, template=None, params=None, config
     if template is not None and "template" in declared: merged["template"], origins["template"] = str(template), "--template"
     if data is not None: merged["source"], origins["source"] = str(data), "command line"
     if target is not None: merged["target"], origins["target"] = str(target), "--target"
-    for k, v in merged.items(): merged[k] = check_type(k, v, _hint(k, declared[k]), where=f"parameter {k!r} ({origins[k]})")
+    rfields = field_names()
+    for k, v in merged.items():
+        if k not in rfields: merged[k] = check_type(k, v, _hint(k, declared[k]), where=f"parameter {k!r} ({origins[k]})")
     if "source" not in merged: raise RecipeError("the template declares no 'source' parameter.", where=str(tpath), fix="add the recipe fields to its parameters cell.")
+    # one path for every recipe field: the model (types, ranges, library checks), errors naming where each value came from
+    recipe = Recipe.from_dict({k: v for k, v in merged.items() if k in rfields}, "parameters", origins)
+    merged |= {k: getattr(recipe, k) for k in merged if k in rfields}
     _check_data(merged, origins)
     _check_previous(merged, origins)
     _check_target(merged, origins)
-    recipe = Recipe.from_dict({k: v for k, v in merged.items() if k in field_names()}, "parameters")
+    recipe.source, recipe.target = merged["source"], merged["target"]
     _check_models(recipe.models, origins.get("models"))
     if "models" in merged: merged["models"] = recipe.models     # the kernel gets the entries as data, tuples as lists
     return ReportSpec(tpath, merged, recipe, origins)

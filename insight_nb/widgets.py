@@ -30,7 +30,7 @@ __all__ = ['FAMILIES', 'BATCH_SIZES', 'AUTO', 'RESULT_TABS', 'Family', 'register
            'register_result_tab', 'error_html', 'InsightStudio', 'check_export_file', 'StudioExport', 'compare_metrics',
            'record_widget_state']
 
-# %% ../nbs/50_widgets.ipynb #3acbf6be
+# %% ../nbs/50_widgets.ipynb #943c30bf
 @dataclass
 class Family:
     "A model family the studio can train: its model name in `insight_nb.registry` and which controls it reads."
@@ -61,7 +61,7 @@ def control_defaults(model: str = "torch_mlp") -> dict:
     from insight_nb.models import DEFAULT_LR
     from insight_nb.registry import model_params
     p = model_params(model)
-    return dict(lr=p["lr"] if p["lr"] is not None else DEFAULT_LR.get(p["model"], 1e-2), epochs=p["epochs"], batch_size=p["batch_size"],
+    return dict(lr=p["lr"] if p["lr"] is not None else DEFAULT_LR[p["model"]], epochs=p["epochs"], batch_size=p["batch_size"],
                 hidden=int(tuple(p["hidden"])[0]), dropout=float(p["dropout"]))
 
 register_family(Family("logistic", "Logistic regression", "torch_logreg", ("lr", "epochs", "batch_size"), to_params=_torch_params))
@@ -122,19 +122,13 @@ def studio_fit(ds, model, test: float = 0.2, seed: int = 0, n_boot: int = 500, c
                   positive_class=ds.positive_class, n_boot=n_boot, seed=seed, name=name)
     return est, ev, sp
 
-# %% ../nbs/50_widgets.ipynb #743b6308
+# %% ../nbs/50_widgets.ipynb #cff7071e
 def threshold_stats(y01, p, threshold: float, cost_fp: float, cost_fn: float) -> dict:
-    "Confusion counts, precision, recall and expected cost per case (and in total) of acting when `p >= threshold`."
-    from insight_nb.evaluate import _confusion, expected_cost
-    y01, p = np.asarray(y01).astype(int), np.asarray(p, dtype=float)
-    c = _confusion(y01, p, threshold)
-    prec = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else float("nan")
-    rec = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else float("nan")
-    cost = expected_cost(y01, p, threshold, cost_fp=cost_fp, cost_fn=cost_fn)
-    return dict(threshold=float(threshold), precision=prec, recall=rec, expected_cost=cost, total_cost=cost * len(y01),
-                flagged=c["tp"] + c["fp"], n=len(y01), confusion=c, cost_fp=float(cost_fp), cost_fn=float(cost_fn))
+    "What the threshold slider shows: `CostThreshold.at(threshold)` (confusion, precision, recall, expected cost) for these costs."
+    from insight_nb.evaluate import CostThreshold
+    return CostThreshold(np.asarray(y01).astype(int), p, cost_fp=cost_fp, cost_fn=cost_fn, threshold=threshold, where="threshold_stats").at(threshold)
 
-# %% ../nbs/50_widgets.ipynb #15af2b63
+# %% ../nbs/50_widgets.ipynb #350e1f95
 @dataclass
 class StudioResults:
     "One training run of the studio: the recipe it ran, the fitted model, its test evaluation and training history."
@@ -154,12 +148,16 @@ class StudioResults:
     @property
     def metrics(self) -> dict: return dict(self.evaluation.metrics)
 
-    def at_threshold(self, threshold: float, cost_fp: float | None = None, cost_fn: float | None = None) -> dict:
-        "`threshold_stats` on the test rows (costs default to the recipe's)."
-        c = self.recipe.costs()
+    def cost_threshold(self, cost_fp: float | None = None, cost_fn: float | None = None):
+        "The `CostThreshold` on the test rows for the recipe's business numbers (`cost_fp`/`cost_fn`: the studio's cost boxes)."
+        from insight_nb.evaluate import CostThreshold
         ev = self.evaluation
-        if ev.task != "binary": raise InsightError("thresholds need a binary target.", where="StudioResults.at_threshold")
-        return threshold_stats(ev._y, ev._p, threshold, c["cost_fp"] if cost_fp is None else cost_fp, c["cost_fn"] if cost_fn is None else cost_fn)
+        if ev.task != "binary": raise InsightError("thresholds need a binary target.", where="StudioResults.cost_threshold")
+        return CostThreshold(ev._y, ev._p, self.recipe.business(), cost_fp=cost_fp, cost_fn=cost_fn, where="StudioResults.cost_threshold")
+
+    def at_threshold(self, threshold: float, cost_fp: float | None = None, cost_fn: float | None = None) -> dict:
+        "`CostThreshold.at(threshold)` on the test rows (costs default to the recipe's)."
+        return self.cost_threshold(cost_fp, cost_fn).at(threshold)
 
     def to_dict(self) -> dict:
         from insight_nb.evaluate import _py
@@ -835,7 +833,7 @@ def _close(self: InsightStudio):
 
 InsightStudio.stop, InsightStudio.wait, InsightStudio.close = _stop_fn, _wait, _close
 
-# %% ../nbs/50_widgets.ipynb #38ab3a0d
+# %% ../nbs/50_widgets.ipynb #bec383af
 def _show(self: InsightStudio, res: StudioResults):
     "Fill the result tabs from `res`."
     self.results = res
@@ -871,8 +869,7 @@ def _conf_table(cm) -> str:
 
 def _best_threshold(self: InsightStudio):
     "Move the slider to the cost-optimal threshold on the test rows (optimistic: the report chooses it on CV rows)."
-    ch = self.results.evaluation.choose_threshold(cost_fp=self.cost_fp.value, cost_fn=self.cost_fn.value)
-    self.threshold.value = round(float(ch.threshold), 2)
+    self.threshold.value = round(self.results.cost_threshold(self.cost_fp.value, self.cost_fn.value).threshold, 2)
 
 def _compute(self: InsightStudio, title: str, wait: bool = True) -> str | None:
     "Compute the result tab `title` (e.g. 'Drivers') for the current results in the background; returns its HTML when waited for."

@@ -225,3 +225,15 @@ def test_force_never_removes_another_commands_files_or_a_user_edit(project, quic
     assert report(project / "customers.csv", project, quick, "--force") == 2
     assert "findings.json" in capsys.readouterr().err
     assert snapshot(project) == edited
+
+
+def test_one_command_never_replaces_anothers_output(project, quick, tmp_path, capsys):
+    "Found by a new-user check: a report into a profile's folder (or a model's, or a sweep's) replaced it without a word."
+    prof = tmp_path / "prof"
+    assert main(["profile", str(project / "customers.csv"), "--target", "Churn", "--out", str(prof)]) == 0
+    before = snapshot(prof)
+    capsys.readouterr()
+    assert report(project / "customers.csv", prof, quick) == 2
+    assert "holds the output of `insight-nb profile`" in capsys.readouterr().err
+    assert snapshot(prof) == before
+    assert main(["profile", str(project / "customers.csv"), "--target", "Churn", "--out", str(prof)]) == 0  # its own command may
