@@ -261,17 +261,28 @@ def _sweep_cmd(ns) -> int:
     print(f"sweep: {res.n_ok} ok, {res.n_failed} failed in {res.index['seconds']:.1f} s: {res.index_html}")
     return 0 if res.n_failed == 0 else 1
 
-# %% ../nbs/90_cli.ipynb #2d42310d
+# %% ../nbs/90_cli.ipynb #3871e574
 class Terminated(KeyboardInterrupt):
     "SIGTERM, handled like Ctrl-C: the run stops, earlier output stays, a failed run is recorded."
 
-def _terminate(signum, frame): raise Terminated()
+def _quiet_shutdown() -> None:
+    "A stopped run shuts its kernel down mid-cell; the libraries' own reports of that are noise, not the user's error."
+    import logging
+    for name in ("asyncio", "traitlets", "papermill", "nbclient"): logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+def _terminate(signum, frame):
+    _quiet_shutdown()
+    raise Terminated()
+
+def _interrupt(signum, frame):
+    _quiet_shutdown()
+    raise KeyboardInterrupt()
 
 def main(argv=None) -> int:
     "The `insight-nb` console command."
     command = "insight-nb"
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    previous = (signal.signal(signal.SIGTERM, _terminate), signal.signal(signal.SIGINT, _interrupt)) if main_thread else None
     shown = warnings.showwarning
     def show(message, category, *a, **kw):  # a data warning is a line for the user, not a source location
         if issubclass(category, InsightWarning): print(f"{command}: warning: {message}", file=sys.stderr)
@@ -300,7 +311,7 @@ def main(argv=None) -> int:
         return 143 if isinstance(e, Terminated) else 130
     finally:
         warnings.showwarning = shown
-        if main_thread: signal.signal(signal.SIGTERM, previous)
+        if main_thread: signal.signal(signal.SIGTERM, previous[0]); signal.signal(signal.SIGINT, previous[1])
 
 # %% ../nbs/90_cli.ipynb #922647d0
 if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())  # `python -m insight_nb.cli`, not a notebook run

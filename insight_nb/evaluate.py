@@ -338,7 +338,7 @@ def expected_cost(y_true, p_pos, threshold: float, cost_fp: float, cost_fn: floa
     y, p = _check_pair(y_true, p_pos, "expected_cost")
     return _cost(_confusion(y, p, threshold), cost_fp, cost_fn, benefit_tp, benefit_tn) / max(len(y), 1)
 
-# %% ../nbs/14_evaluate.ipynb #cff087e1
+# %% ../nbs/14_evaluate.ipynb #a483ccde
 def _conf_html(c: dict) -> str:
     return html_table([["actual negative", c["tn"], c["fp"]], ["actual positive", c["fn"], c["tp"]]],
                       ["", "predicted negative", "predicted positive"])
@@ -372,7 +372,7 @@ class CostThreshold:
         try: self.business = as_business(business, cost_fp=cost_fp, cost_fn=cost_fn)
         except InsightError as e: raise EvaluationError(e.what, where, e.fix) from None
         self.costs = dict(self.business.costs(), benefit_tp=benefit_tp, benefit_tn=benefit_tn)
-        self._y, self._p, self.n = y, p, len(y)
+        self.y_true, self.proba, self.n = y, p, len(y)
         s = _scan(y, p, **self.costs)
         self.chosen_here = float(s.thr[int(np.argmin(s.total))])     # the cost-minimising threshold on these rows
         self.threshold = self.chosen_here if threshold is None else float(threshold)
@@ -380,7 +380,7 @@ class CostThreshold:
 
     def at(self, t: float) -> dict:
         "Confusion counts, precision, recall, flagged cases and the expected cost per case (and in total) of acting when `p >= t`."
-        c = _confusion(self._y, self._p, t)
+        c = _confusion(self.y_true, self.proba, t)
         total = float(_cost(c, **self.costs))
         flagged = c["tp"] + c["fp"]
         return dict(threshold=float(t), precision=c["tp"] / flagged if flagged else math.nan,
@@ -608,7 +608,7 @@ def fig_to_png(fig, dpi: int = 80) -> str:
 
 
 
-# %% ../nbs/14_evaluate.ipynb #e2b4fe28
+# %% ../nbs/14_evaluate.ipynb #a72bc40f
 BINARY_CI = ("roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "f1", "log_loss", "brier")
 MULTI_CI = ("accuracy", "balanced_accuracy", "f1_macro", "log_loss")
 
@@ -630,7 +630,7 @@ class Evaluation:
                  min_class_cases: int = MIN_CLASS_CASES):
         self.classes, self.positive_class, self.threshold, self.name = classes, positive_class, threshold, name
         self.task, self.n, self.n_boot = ("binary" if len(classes) == 2 else "multiclass"), len(y), n_boot
-        self._y, self._p = y, proba          # binary: 0/1 and positive-class probs; multiclass: codes and (n, K)
+        self.y_true, self.proba = y, proba   # binary: 0/1 and positive-class probs; multiclass: codes and (n, K)
         self.min_class_cases, cases = min_class_cases, f"the {len(y):,} evaluated cases"
         if self.task == "binary":
             self.class_counts = class_counts(y, ["negative", "positive"])
@@ -652,11 +652,11 @@ class Evaluation:
         return f"Evaluation({self.name!r}, {self.task}, n={self.n}, " + \
                ", ".join(f"{k}={fmt_num(v)}" for k, v in list(self.metrics.items())[:3]) + ")"
 
-# %% ../nbs/14_evaluate.ipynb #42031b32
+# %% ../nbs/14_evaluate.ipynb #b1c8e63a
 def _predictions(self: Evaluation, threshold=None) -> np.ndarray:
     "Predicted class codes (binary: 1 = positive class, at `threshold`)."
-    if self.task == "binary": return (self._p >= (self.threshold if threshold is None else threshold)).astype(int)
-    return self._p.argmax(1)
+    if self.task == "binary": return (self.proba >= (self.threshold if threshold is None else threshold)).astype(int)
+    return self.proba.argmax(1)
 
 def _labels(self: Evaluation) -> list:
     "Class labels in code order (binary: negative, positive)."
@@ -666,13 +666,13 @@ def _labels(self: Evaluation) -> list:
 def _ev_confusion_matrix(self: Evaluation, threshold=None) -> pd.DataFrame:
     "Counts with true labels as rows and predicted labels as columns (binary: negative class first)."
     labs = _labels(self)
-    cm = skm.confusion_matrix(self._y, _predictions(self, threshold), labels=range(len(labs)))
+    cm = skm.confusion_matrix(self.y_true, _predictions(self, threshold), labels=range(len(labs)))
     return pd.DataFrame(cm, index=pd.Index(labs, name="true"), columns=pd.Index(labs, name="predicted"))
 
 def _ev_per_class_report(self: Evaluation) -> pd.DataFrame:
     "Precision, recall, F1 and support per class."
     labs = _labels(self)
-    p, r, f, s = skm.precision_recall_fscore_support(self._y, _predictions(self), labels=range(len(labs)),
+    p, r, f, s = skm.precision_recall_fscore_support(self.y_true, _predictions(self), labels=range(len(labs)),
                                                      zero_division=0)
     return pd.DataFrame({"precision": p, "recall": r, "f1": f, "support": s}, index=pd.Index(labs, name="class"))
 
@@ -715,13 +715,13 @@ def evaluate(y_true, proba, classes, positive_class=None, threshold: float = 0.5
     P = check_proba_matrix(P, len(codes), len(classes), "evaluate(proba=...)")
     return Evaluation(codes, P, classes, None, threshold, n_boot, seed, name, min_class_cases)
 
-# %% ../nbs/14_evaluate.ipynb #e036a9c1
+# %% ../nbs/14_evaluate.ipynb #01e83ec1
 def _ovr(self: Evaluation):
     "(label, y01, score) pairs: the positive class for binary; micro average plus up to 8 classes otherwise."
-    if self.task == "binary": return [(self.positive_class, self._y, self._p)]
-    Y = np.eye(len(self.classes))[self._y]
-    out = [("micro avg", Y.ravel(), self._p.ravel())]
-    return out + [(c, Y[:, i], self._p[:, i]) for i, c in enumerate(self.classes[:8]) if 0 < Y[:, i].sum() < len(Y)]
+    if self.task == "binary": return [(self.positive_class, self.y_true, self.proba)]
+    Y = np.eye(len(self.classes))[self.y_true]
+    out = [("micro avg", Y.ravel(), self.proba.ravel())]
+    return out + [(c, Y[:, i], self.proba[:, i]) for i, c in enumerate(self.classes[:8]) if 0 < Y[:, i].sum() < len(Y)]
 
 def _curve_score(self: Evaluation, y, text: str) -> str:
     "`text` (the curve's AUC/AP) for the legend, or the case count when it is too small for the number to mean much."
@@ -748,7 +748,7 @@ def _ev_plot_pr(self: Evaluation, ax=None):
         prec, rec, _ = skm.precision_recall_curve(y, s)
         ax.step(rec, prec, where="post", lw=1.5,
                 label=f"{_txt(lab)} ({_curve_score(self, y, f'AP {skm.average_precision_score(y, s):.3f}')})")
-    if self.task == "binary": ax.axhline(self._y.mean(), ls=":", c="grey", label="base rate")
+    if self.task == "binary": ax.axhline(self.y_true.mean(), ls=":", c="grey", label="base rate")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", ylim=(0, 1.02))
     ax.legend(loc="best", fontsize="small")
     return ax
@@ -757,8 +757,8 @@ def _ev_plot_calibration(self: Evaluation, ax=None, n_bins: int = 10):
     "Reliability curve (quantile bins): mean predicted probability against observed frequency."
     from sklearn.calibration import calibration_curve
     ax = _axes(ax)
-    if self.task == "binary": y, s, lab = self._y, self._p, f"P({_txt(self.positive_class)})"
-    else: y, s, lab = (self._p.argmax(1) == self._y).astype(int), self._p.max(1), "top-label confidence"
+    if self.task == "binary": y, s, lab = self.y_true, self.proba, f"P({_txt(self.positive_class)})"
+    else: y, s, lab = (self.proba.argmax(1) == self.y_true).astype(int), self.proba.max(1), "top-label confidence"
     frac, mean = calibration_curve(y, s, n_bins=n_bins, strategy="quantile")
     ax.plot([0, 1], [0, 1], ls=":", c="grey")
     ax.plot(mean, frac, "o-", lw=1.5, ms=4, label=lab)
@@ -771,7 +771,7 @@ def _ev_plot_gains(self: Evaluation, ax=None, n_bins: int = 10):
     "Cumulative gain: share of positives captured against share of cases contacted (binary only)."
     if self.task != "binary":
         raise EvaluationError("gains need a binary task", "Evaluation.plot_gains", "use plot_roc/plot_pr for multiclass.")
-    g = gains_table(self._y, self._p, n_bins)
+    g = gains_table(self.y_true, self.proba, n_bins)
     ax = _axes(ax)
     ax.plot(np.r_[0, g.cum_share], np.r_[0, g.gain], "o-", lw=1.5, ms=4, label="model")
     ax.plot([0, 1], [0, 1], ls=":", c="grey", label="random")
@@ -810,7 +810,7 @@ def _ev_figure(self: Evaluation, fig=None):
 Evaluation.plot_roc, Evaluation.plot_pr, Evaluation.plot_calibration = _ev_plot_roc, _ev_plot_pr, _ev_plot_calibration
 Evaluation.plot_gains, Evaluation.plot_confusion, Evaluation.figure = _ev_plot_gains, _ev_plot_confusion, _ev_figure
 
-# %% ../nbs/14_evaluate.ipynb #42934c94
+# %% ../nbs/14_evaluate.ipynb #e15da46c
 def _ev_to_dict(self: Evaluation) -> dict:
     "JSON-serializable summary: metrics, intervals, confusion, and gains for binary tasks."
     cm = self.confusion_matrix()
@@ -819,7 +819,7 @@ def _ev_to_dict(self: Evaluation) -> dict:
          "metrics": self.metrics, "ci": self.ci, "not_computed": self.not_computed, "ci_not_computed": self.ci_not_computed,
          "class_counts": self.class_counts, "min_class_cases": self.min_class_cases,
          "confusion": {"labels": list(cm.index), "matrix": cm.to_numpy().tolist()}}
-    if self.task == "binary": d["gains"] = gains_table(self._y, self._p).to_dict(orient="records")
+    if self.task == "binary": d["gains"] = gains_table(self.y_true, self.proba).to_dict(orient="records")
     return _py(d)
 
 def _ev_html(self: Evaluation, figure_png: bool = True) -> str:
@@ -852,6 +852,6 @@ Evaluation.to_dict, Evaluation._repr_html_ = _ev_to_dict, _ev_html
 def _ev_choose_threshold(self: Evaluation, business=None, *, cost_fp: float | None = None, cost_fn: float | None = None, **benefits) -> CostThreshold:
     "`choose_threshold` on this evaluation's cases (binary) for `business`; prefer choosing on validation, not test, data."
     if self.task != "binary": raise EvaluationError("thresholds need a binary task", "Evaluation.choose_threshold")
-    return choose_threshold(self._y, self._p, business, cost_fp=cost_fp, cost_fn=cost_fn, **benefits)
+    return choose_threshold(self.y_true, self.proba, business, cost_fp=cost_fp, cost_fn=cost_fn, **benefits)
 
 Evaluation.choose_threshold = _ev_choose_threshold

@@ -245,8 +245,8 @@ def run_history(data, board=None, previous=None, metrics: dict | None = None) ->
     meta = dict(primary_metric=primary, best_model=(metrics or {}).get("best_model"), psi_flag=PSI_FLAG, p_flag=P_FLAG, effect_flag=EFFECT_FLAG)
     return RunHistory(info, pd.DataFrame(mrows), drift, changes, meta)
 
-# %% ../nbs/22_history.ipynb #09e825dd
-@finding_generator("RunHistory")
+# %% ../nbs/22_history.ipynb #b7be4288
+@finding_generator(RunHistory)
 def history_findings(h) -> list:
     "Drifted columns, a falling primary metric, schema changes, or one line saying the run matches the previous one."
     if h.previous is None: return []

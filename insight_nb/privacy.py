@@ -102,7 +102,7 @@ def pii_column_kind(name) -> str | None:
         if re.search(rx, n): return kind
     return None
 
-# %% ../nbs/34_privacy.ipynb #47879d46
+# %% ../nbs/34_privacy.ipynb #b786943a
 @dataclass
 class MaskReport:
     "What `mask_frame` masked: one row per (column, kind) with the count of values or finds."
@@ -117,6 +117,9 @@ class MaskReport:
 
     def to_frame(self) -> pd.DataFrame: return pd.DataFrame(self.rows, columns=["column", "kind", "count", "how"])
     def to_dict(self) -> dict: return {"total": self.total, "masked": [dict(r) for r in self.rows]}
+    def figure(self, fig=None):
+        "None: this result is shown as a table (part of the result protocol)."
+        return None
 
     def _repr_html_(self) -> str:
         if not self.rows: return "<p><b>Privacy</b>: no personal data found.</p>"

@@ -128,7 +128,7 @@ def threshold_stats(y01, p, threshold: float, cost_fp: float, cost_fn: float) ->
     from insight_nb.evaluate import CostThreshold
     return CostThreshold(np.asarray(y01).astype(int), p, cost_fp=cost_fp, cost_fn=cost_fn, threshold=threshold, where="threshold_stats").at(threshold)
 
-# %% ../nbs/50_widgets.ipynb #350e1f95
+# %% ../nbs/50_widgets.ipynb #eb15d692
 @dataclass
 class StudioResults:
     "One training run of the studio: the recipe it ran, the fitted model, its test evaluation and training history."
@@ -153,7 +153,7 @@ class StudioResults:
         from insight_nb.evaluate import CostThreshold
         ev = self.evaluation
         if ev.task != "binary": raise InsightError("thresholds need a binary target.", where="StudioResults.cost_threshold")
-        return CostThreshold(ev._y, ev._p, self.recipe.business(), cost_fp=cost_fp, cost_fn=cost_fn, where="StudioResults.cost_threshold")
+        return CostThreshold(ev.y_true, ev.proba, self.recipe.business(), cost_fp=cost_fp, cost_fn=cost_fn, where="StudioResults.cost_threshold")
 
     def at_threshold(self, threshold: float, cost_fp: float | None = None, cost_fn: float | None = None) -> dict:
         "`CostThreshold.at(threshold)` on the test rows (costs default to the recipe's)."

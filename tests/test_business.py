@@ -112,8 +112,15 @@ def test_report_studio_and_credit_policy_agree(small_board):
     assert cp.row("cost-optimal")["cost_per_case"] == pytest.approx(thr.choice.expected_cost)
     # the report's test numbers are `.at` on the test rows
     ev_t = board.estimators[board.best][1]
-    assert thr.test_cost == pytest.approx(expected_cost(ev_t._y, ev_t._p, thr.threshold, **c))
-    assert thr.to_dict()["test"]["n"] == len(ev_t._y)
+    assert thr.test_cost == pytest.approx(expected_cost(ev_t.y_true, ev_t.proba, thr.threshold, **c))
+    assert thr.to_dict()["test"]["n"] == len(ev_t.y_true)
+    # the threshold follows the result protocol: to_dict, findings (through the registry), figure, _repr_html_
+    import json
+    from matplotlib.figure import Figure
+    from insight_nb.findings import Finding
+    json.dumps(thr.to_dict())
+    assert [f.source for f in thr.findings()] == ["threshold"] and all(isinstance(f, Finding) for f in thr.findings())
+    assert isinstance(thr.figure(), Figure) and isinstance(thr._repr_html_(), str)
 
 
 def test_targeting_plan_reads_the_business():

@@ -10,7 +10,7 @@ import pytest
 
 from insight_nb.data import load_demo
 from insight_nb.report import run_report
-from insight_nb.sweep import shutdown_kernels, worker_kernel
+from insight_nb.kernels import shutdown_kernels, worker_kernel
 
 PARAMS = dict(cv=2, models=["sk_logreg"], n_boot=0)
 ENV = {"OMP_NUM_THREADS": "1"}

@@ -230,3 +230,45 @@ def test_html_escaping_of_data_strings():
     assert any("&lt;script&gt;" in o._repr_html_() for o in parts[:4])
     assert isinstance(parts[-1], Findings) and len(parts[-1]) > 0
     json.dumps(parts[-1].to_dict())
+
+
+# --- one result protocol ---------------------------------------------------------------------------------
+def test_results_follow_one_protocol(telco):
+    "Each result: to_dict() is JSON-ready, findings() gives Finding objects through the registry, figure() a Figure or None, _repr_html_() a string."
+    from matplotlib.figure import Figure
+    from insight_nb.drivers import drivers
+    from insight_nb.estimators import positive_proba
+    from insight_nb.findings import GENERATORS
+    from insight_nb.segments import segments
+    ds, sp, est = telco
+    p = positive_proba(est, ds.X.iloc[sp.test], ds.classes)
+    y = (ds.y.iloc[sp.test] == "Yes").to_numpy(int)
+    results = [drivers(est, ds, rows=sp.test, n_repeats=2, max_rows=400, top=1, n_pd_rows=50), segments(ds, top=2),
+               targeting_plan(p, y), credit_policy(y, p, cost_fn=5, cost_fp=1),
+               what_if(est, ds.X.iloc[sp.test[:100]], {"Contract": "Two year"}, ds=ds),
+               fairness(y, p, {"SeniorCitizen": ds.frame.SeniorCitizen.iloc[sp.test]})]
+    for r in results:
+        json.dumps(r.to_dict())
+        own = r.findings()
+        assert len(own) and all(isinstance(f, Finding) for f in own), type(r).__name__
+        assert {f.source for f in own} <= {n for n, (t, _) in GENERATORS.items() if isinstance(r, t)}
+        fig = r.figure()
+        assert fig is None or isinstance(fig, Figure)
+        assert isinstance(r._repr_html_(), str)
+
+
+def test_evaluation_public_arrays(telco):
+    from insight_nb.evaluate import evaluate
+    from insight_nb.estimators import positive_proba
+    ds, sp, est = telco
+    p = positive_proba(est, ds.X.iloc[sp.test], ds.classes)
+    ev = evaluate(ds.y.iloc[sp.test], p, ds.classes, n_boot=0)
+    assert ev.y_true.tolist() == (ds.y.iloc[sp.test] == "Yes").astype(int).tolist() and ev.proba is not None and len(ev.proba) == ev.n
+    assert not hasattr(ev, "_y") and not hasattr(ev, "_p")
+    json.dumps(ev.to_dict()); assert isinstance(ev._repr_html_(), str)
+
+
+def test_generators_register_by_type_not_by_name():
+    from insight_nb.core import InsightError
+    from insight_nb.findings import finding_generator
+    with pytest.raises(InsightError, match="a class or a tuple of classes"): finding_generator("Drivers")

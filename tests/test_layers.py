@@ -61,3 +61,31 @@ def test_no_import_cycle():
 def test_nothing_imports_the_cli():
     g = graph()
     assert sorted(m for m, deps in g.items() if "cli" in deps) == []
+
+
+def defined_in(path: Path) -> set:
+    "The names a module defines at its top level (functions, classes, assignments)."
+    out = set()
+    for n in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)): out.add(n.name)
+        elif isinstance(n, (ast.Assign, ast.AnnAssign)):
+            out |= {t.id for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+    return out
+
+
+KERNELS = {"ipc_path", "pinned_kernel_manager_class", "REUSE_TAG", "reuse_cell", "execute_template", "worker_kernel",
+           "drop_kernel", "shutdown_kernels", "mark_failure", "describe_failure", "cell_fix"}
+RENDER = {"HTML_TEMPLATE", "_strip_for_html", "render_html", "stage_timings"}
+
+
+def test_kernels_and_rendering_have_one_home():
+    "Kernels live in kernels.py and the HTML page in render.py: report.py and sweep.py import them, nothing keeps a copy."
+    homes = {"kernels": KERNELS, "render": RENDER}
+    for m in sorted(p.stem for p in PKG.glob("*.py") if p.stem not in ("__init__", "_modidx")):
+        names = defined_in(PKG / f"{m}.py")
+        for home, wanted in homes.items():
+            if m == home: assert wanted <= names, f"{home}.py lacks {sorted(wanted - names)}"
+            else: assert not (wanted & names), f"{m}.py defines {sorted(wanted & names)}, which belong in {home}.py"
+    g = graph()
+    assert {"kernels", "render"} <= g["report"] and "kernels" in g["sweep"]
+    assert not ({"report", "sweep"} & (g["kernels"] | g["render"])), "kernels and render sit below report and sweep"
