@@ -129,7 +129,7 @@ def resolve_class_weight(class_weight, y_codes: np.ndarray, n_classes: int):
     y = np.concatenate([y_codes, np.arange(n_classes)]) if np.bincount(y_codes, minlength=n_classes).min() == 0 else y_codes
     return class_weights(y, class_weight)
 
-# %% ../nbs/13_models.ipynb #fc151b61
+# %% ../nbs/13_models.ipynb #7fe4579d
 _MODULES = {"mlp": TabularMLP, "logreg": LogReg}
 
 @contextmanager
@@ -153,6 +153,25 @@ class TorchTabularClassifier(Params):
         self.valid_fraction, self.schedule, self.seed, self.device, self.progress = valid_fraction, schedule, seed, device, progress
         self.callbacks, self.norm, self.emb_dim, self.monitor, self.features = callbacks, norm, emb_dim, monitor, features
         self.n_threads, self.skip = n_threads, skip
+
+    def check_params(self) -> "TorchTabularClassifier":
+        "Refuse settings that would train nothing or nonsense (`epochs=0`, a negative learning rate, ...) before any work."
+        def need(ok, name, what):
+            if not ok: raise InsightError(f"{name}={getattr(self, name)!r} {what}.", where=f"{type(self).__name__} parameter {name!r}",
+                                          fix=f"set {name} to a value that {what.replace('must be', 'is')} (its default is {self._param_defaults()[name]!r}).")
+        isint = lambda v: isinstance(v, int) and not isinstance(v, bool)
+        need(self.model in ("mlp", "logreg"), "model", "must be 'mlp' or 'logreg'")
+        need(isinstance(self.hidden, (list, tuple)) and len(self.hidden) > 0 and all(isint(h) and h > 0 for h in self.hidden),
+             "hidden", "must be a list of positive layer sizes")
+        need(isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "dropout", "must be at least 0 and below 1")
+        need(self.lr is None or (isinstance(self.lr, (int, float)) and self.lr > 0), "lr", "must be a positive number (or null for the default)")
+        need(isint(self.epochs) and self.epochs >= 1, "epochs", "must be a whole number of at least 1")
+        need(isint(self.batch_size) and self.batch_size >= 1, "batch_size", "must be a whole number of at least 1")
+        need(isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0, "weight_decay", "must not be negative")
+        need(self.early_stopping is None or (isint(self.early_stopping) and self.early_stopping >= 1), "early_stopping",
+             "must be a whole number of epochs of at least 1 (or null: no early stopping)")
+        need(isinstance(self.valid_fraction, (int, float)) and 0 <= self.valid_fraction < 1, "valid_fraction", "must be at least 0 and below 1")
+        return self
 
 # %% ../nbs/13_models.ipynb #b1065576
 def _labels(self, y, schema: Schema | None) -> np.ndarray:
@@ -216,7 +235,7 @@ def module_from_architecture(arch: dict) -> nn.Module:
 
 TorchTabularClassifier._valid_rows, TorchTabularClassifier._build_module = _valid_rows, _build_module
 
-# %% ../nbs/13_models.ipynb #079f2cf7
+# %% ../nbs/13_models.ipynb #4a6cf60c
 DEFAULT_LR = {"mlp": 1e-2, "logreg": 5e-2}
 
 class _KeepLast(Callback):
@@ -331,6 +350,7 @@ def _fit(self, X: pd.DataFrame, y, schema: Schema | None = None, valid=None, res
     (`epochs`, `progress`, `callbacks`, `n_threads` may change); anything else raises `InsightError`. On an unfitted
     model, or one stopped before its first epoch ended, `resume=True` is a fresh fit (like sklearn's `warm_start`)."""
     t0 = time.perf_counter()
+    self.check_params()
     inferred = schema is None
     X, schema = _schema_for(X, schema)
     if len(X) != len(y): raise InsightError(f"X has {len(X)} rows but y has {len(y)}.", where="TorchTabularClassifier.fit", fix="pass labels for the same rows.")

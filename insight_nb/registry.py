@@ -13,7 +13,7 @@ from .core import InsightError, did_you_mean
 # %% auto #0
 __all__ = ['ENTRY_POINT_GROUP', 'MODELS', 'ModelEntry', 'register_model', 'plugin_names', 'model_names', 'get_model', 'plain',
            'model_spec', 'spec_item', 'model_label', 'param_names', 'map_params', 'model_maker', 'make_model',
-           'probe_schema', 'model_params', 'check_models']
+           'probe_schema', 'model_params', 'check_values', 'check_models']
 
 # %% ../nbs/08_registry.ipynb #ee0ebb63
 ENTRY_POINT_GROUP = "insight_nb.models"
@@ -189,7 +189,7 @@ def make_model(item, schema, seed: int = 0, where: str = "models"):
     "The unfitted estimator of a `models:` entry for data with `schema`."
     return model_maker(item, where)(schema, seed)
 
-# %% ../nbs/08_registry.ipynb #43ca5770
+# %% ../nbs/08_registry.ipynb #d8bd925b
 def probe_schema():
     "A tiny schema with one numeric, one categorical and one text column and a binary target (for checking parameters)."
     from insight_nb.schema import ColumnInfo, Schema, TargetInfo
@@ -200,6 +200,17 @@ def model_params(name: str, seed: int = 0) -> dict:
     "`get_params()` of model `name` as its factory builds it (its defaults)."
     return get_model(name).factory(probe_schema(), seed).get_params()
 
+def check_values(est, name: str = "model", where: str = "models") -> None:
+    """Parameter *values* too, before anything runs: an estimator's own `check_params()` (insight_nb's torch models), or
+    scikit-learn's parameter constraints of a pipeline's final estimator (`C=-1` is refused here, not after the folds)."""
+    last = est.steps[-1][1] if hasattr(est, "steps") else est
+    try:
+        if hasattr(est, "check_params"): est.check_params()
+        elif hasattr(last, "_validate_params"): last._validate_params()
+    except InsightError as e: raise InsightError(f"model {name!r}: {e.what}", where=where, fix=e.fix) from None
+    except (ValueError, TypeError) as e:  # sklearn's InvalidParameterError is a ValueError
+        raise InsightError(f"model {name!r}: {str(e).rstrip('.')}.", where=where, fix=f"change that parameter in the {name} entry.") from None
+
 def check_models(models, where: str = "models") -> list:
     "Check a recipe's `models:` before anything runs (shapes, names, parameter names); returns `[(name, params), ...]`."
     if isinstance(models, (str, dict)): models = [models]
@@ -209,7 +220,8 @@ def check_models(models, where: str = "models") -> list:
         if not params: continue
         try: est = entry.factory(probe_schema(), 0)
         except Exception: continue       # a factory that needs real data: its parameters are checked when it is built
-        map_params(est, params, name, where)
+        est.set_params(**map_params(est, params, name, where))
+        check_values(est, name, where)
     labels = [model_label(n, p) for n, p in specs]
     dup = next((l for i, l in enumerate(labels) if l in labels[:i]), None)
     if dup is not None: raise InsightError(f"model {dup!r} is listed twice.", where=where, fix="list each model (with its parameters) once.")

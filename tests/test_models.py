@@ -137,7 +137,7 @@ def test_errors(telco):
     ds, sp = telco
     X, y = small(ds, sp.train, 300)
     with pytest.raises(InsightError, match="not fitted"): TorchTabularClassifier().predict_proba(X)
-    with pytest.raises(InsightError, match="unknown model"): TorchTabularClassifier(model="forest", epochs=1).fit(X, y, schema=ds.schema)
+    with pytest.raises(InsightError, match="model='forest' must be 'mlp' or 'logreg'"): TorchTabularClassifier(model="forest", epochs=1).fit(X, y, schema=ds.schema)
     with pytest.raises(InsightError, match="only one class"): TorchTabularClassifier(epochs=1).fit(X, pd.Series(["No"] * len(X)), schema=ds.schema)
     with pytest.raises(InsightError, match="rows"): TorchTabularClassifier(epochs=1).fit(X, y.iloc[:10], schema=ds.schema)
     with pytest.raises(InsightError, match="not among the training classes"):
