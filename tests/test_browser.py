@@ -1,6 +1,6 @@
 """A real browser drives the InsightStudio: JupyterLab on a loopback port, headless Chromium through Playwright.
 
-It opens a copy of nbs/51_studio_demo.ipynb (the cells up to the one that displays the studio), runs all cells,
+It opens a copy of nbs/52_studio_demo.ipynb (the cells up to the one that displays the studio), runs all cells,
 clicks Train and watches the progress bar move and the metrics table appear, then starts a long run, clicks Stop
 and sees the state go training -> stopping -> done. A screenshot is saved (its path is printed). Needs
 `pip install jupyterlab playwright` (the dev requirements) and Chromium from the OS packages (Debian: `apt-get install
@@ -20,7 +20,7 @@ import pytest
 from _browser import CHROMIUM_ARGS, chromium_path, require_browser
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "nbs" / "51_studio_demo.ipynb"
+DEMO = ROOT / "nbs" / "52_studio_demo.ipynb"
 # console messages that are not about the studio (a lab without internet, optional server extensions)
 BENIGN = ("favicon", "Failed to load resource", "net::ERR_", "/api/workspaces", "lab/api/", "translations", "nbextension",
           "Could not connect to the language server", "ERR_INTERNET_DISCONNECTED")

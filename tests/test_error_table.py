@@ -147,7 +147,7 @@ def C(id, setup, call, expect, *needles, creates=(), marks=(), chdir=True):
 
 def xfail(reason): return pytest.mark.xfail(strict=True, reason=reason)
 
-RECIPE_FIX = ("06_recipe check_values: the fix only describes the field ('Fix: cv: number of ... folds'); it must say how to set a valid "
+RECIPE_FIX = ("20_recipe check_values: the fix only describes the field ('Fix: cv: number of ... folds'); it must say how to set a valid "
               "value from every door, e.g. fix=f'set it to 2 or more, e.g. {set_option_hint(\"cv\", 5)}.'")
 
 R = ["report"]

@@ -89,3 +89,22 @@ def test_kernels_and_rendering_have_one_home():
     g = graph()
     assert {"kernels", "render"} <= g["report"] and "kernels" in g["sweep"]
     assert not ({"report", "sweep"} & (g["kernels"] | g["render"])), "kernels and render sit below report and sweep"
+
+
+def notebook_numbers() -> dict:
+    "Each exported module and the number of the notebook it comes from (`nbs/17_text.ipynb` -> text: 17)."
+    import re
+    out = {}
+    for nb in (PKG.parent / "nbs").glob("[0-9]*.ipynb"):
+        m = re.search(r"#\|\s*default_exp\s+(\w+)", nb.read_text(encoding="utf-8"))
+        if m: out[m.group(1)] = int(nb.stem.split("_")[0])
+    return out
+
+
+def test_notebooks_import_only_lower_numbers():
+    "Read in order, each notebook builds only on the ones before it (module-level and in-function imports alike)."
+    num, g = notebook_numbers(), graph()
+    assert set(g) <= set(num), f"modules without a numbered notebook: {sorted(set(g) - set(num))}"
+    assert len(set(num.values())) == len(num), "two notebooks share a number"
+    bad = sorted(f"{num[m]:02d}_{m} imports {num[d]:02d}_{d}" for m, deps in g.items() for d in deps if num[d] > num[m])
+    assert bad == [], "imports of a later notebook: " + "; ".join(bad)

@@ -235,7 +235,7 @@ def test_only_the_registry_registers_built_in_models():
     offenders = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p, src in _code_files() for m in gone.finditer(src)]
     assert not offenders, offenders
     registers = [p.relative_to(ROOT).as_posix() for p, src in _code_files() if re.search(r"^\s*register_model\(", src, re.M)]
-    assert registers == ["insight_nb/registry.py", "nbs/08_registry.ipynb"], registers
+    assert registers == ["insight_nb/registry.py", "nbs/19_registry.ipynb"], registers
     for name in registry.MODELS: assert registry.MODELS[name].source == "insight_nb"
 
 
