@@ -7,11 +7,12 @@ only when first used, e.g. `insight_nb.data` or `from insight_nb.data import loa
 __version__ = "0.0.1"
 
 import importlib
+from pathlib import Path
 
-_SUBMODULES = {"core", "data", "schema", "clean", "profile", "dataset", "recipe", "learner", "callbacks",
-               "features", "models", "evaluate", "compare", "artifact", "report", "drivers", "segments", "actions",
-               "fairness", "privacy", "findings", "text", "embeddings", "text_insight", "widgets", "cli"}
+_HERE = Path(__file__).parent
 
 def __getattr__(name):
-    if name in _SUBMODULES: return importlib.import_module(f"{__name__}.{name}")
+    # any module of the package, found by its file, so a new notebook's module needs no entry here
+    if name.isidentifier() and not name.startswith("_") and (_HERE / f"{name}.py").is_file():
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'insight_nb' has no attribute {name!r}")
