@@ -79,7 +79,7 @@ def bench_widgets(n: int = 40) -> dict:
         out = _execute(kc, SETUP)
         ids = json.loads(out.split("IDS", 1)[1].strip().splitlines()[0])
         idle = _round_trips(kc, ids, n, 0)
-        _execute(kc, "studio.set(epochs=300, lr=1e-4); studio.train(); import time\nwhile studio._learner is None and studio.state == 'training': time.sleep(0.05)")
+        _execute(kc, "studio.set(epochs=300, lr=1e-4); studio.train(); import time\nwhile studio.session._learner is None and studio.state == 'training': time.sleep(0.05)")
         t0 = time.monotonic()
         busy = _round_trips(kc, ids, n, 7)
         during = time.monotonic() - t0

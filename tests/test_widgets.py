@@ -1,7 +1,10 @@
 """InsightStudio without a browser: settings, background training, Stop, threshold, export + papermill report, errors.
 
 The widgets run without a frontend (ipywidgets uses dummy comms), so everything the buttons do is driven through the
-studio's programmatic API and `Button.click()`."""
+studio's programmatic API and `Button.click()`; the work itself is done by the studio's `StudioSession`
+(`s.session`, tested without any widgets in nbs/50_studio.ipynb)."""
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -10,7 +13,8 @@ import pytest
 
 from insight_nb.recipe import Recipe
 from insight_nb.registry import model_spec
-from insight_nb.widgets import AUTO, InsightStudio, studio_fit
+from insight_nb.studio import studio_fit
+from insight_nb.widgets import AUTO, InsightStudio
 
 
 def _until(cond, timeout=120.0, step=0.05):
@@ -43,7 +47,7 @@ def test_train_stop_resume_and_train_again(telco):
     s.set(epochs=60)
     s.train_button.click()                                   # the button does what train() does
     assert s.state == "training" and s.train_button.disabled and not s.stop_button.disabled
-    _until(lambda: s._learner is not None and len(s._learner.history) >= 2)
+    _until(lambda: s.session._learner is not None and len(s.session._learner.history) >= 2)
     seen = s.progress.value
     assert 0 < seen <= s.progress.max
     s.stop_button.click()
@@ -65,10 +69,10 @@ def test_train_stop_resume_and_train_again(telco):
     s.set(epochs=60)
     assert s.resumable() and not s.resume_button.disabled
     stopped_hist, last = [dict(h) for h in r.history], r.history[-1]["epoch"]
-    n_iter = s._callback.n_iter
+    n_iter = s.session._callback.n_iter
     s.resume_button.click()                                  # the button does what resume() does
     assert s.state == "training" and s.resume_button.disabled and s.train_button.disabled
-    _until(lambda: s._learner is not None and s._learner is not learn)
+    _until(lambda: s.session._learner is not None and s.session._learner is not learn)
     assert s.progress.value >= len(stopped_hist) * n_iter   # the bar goes on from the completed epochs
     assert s.wait(300) == "done"
     r2 = s.results
@@ -77,7 +81,7 @@ def test_train_stop_resume_and_train_again(telco):
     assert strip(r2.history[:len(stopped_hist)]) == strip(stopped_hist)        # the completed epochs are kept
     assert r2.epochs_run > r.epochs_run and r2.history[len(stopped_hist)]["epoch"] == last + 1
     assert [h["epoch"] for h in r2.history] == list(range(r2.epochs_run))
-    assert s._callback.batch_epochs == sorted(s._callback.batch_epochs) and s._callback.batch_epochs[-1] > last + 1
+    assert s.session._callback.batch_epochs == sorted(s.session._callback.batch_epochs) and s.session._callback.batch_epochs[-1] > last + 1
     assert s.progress.value == r2.epochs_run * n_iter
     assert f"{r2.epochs_run} epoch(s)" in s.metrics.value and "stopped" not in r2.summary()
     # stopped + resumed = never stopped: the same numbers as an uninterrupted fit of the same recipe
@@ -166,6 +170,17 @@ def test_stop_before_the_learner_starts():
 
 def test_thread_output_goes_to_the_log(capsys):
     s = InsightStudio(pd.DataFrame({"x": np.arange(200.0), "y": ["a", "b"] * 100}), target="y", family="logistic", epochs=1, n_boot=0)
-    s._thread = None
-    s._work(lambda: print("hello from the training thread"))
+    s.session._thread = None
+    s.session._work(lambda: print("hello from the training thread"))
     assert any("hello from the training thread" in o.get("text", "") for o in s.log.outputs)
+
+
+def test_the_session_needs_no_frontend():
+    "The session module imports neither ipywidgets nor torch; the studio's work is done by its StudioSession."
+    code = "import sys, insight_nb.studio; print(sorted(m for m in ('ipywidgets', 'torch', 'matplotlib') if m in sys.modules))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+    import insight_nb.studio as studio
+    assert "ipywidgets" not in open(studio.__file__, encoding="utf-8").read()
+    s = InsightStudio(pd.DataFrame({"x": np.arange(100.0), "y": ["a", "b"] * 50}), target="y", family="logistic", epochs=1, n_boot=0)
+    assert isinstance(s.session, studio.StudioSession) and s.session.frame is not None and s.state == s.session.state == "idle"
