@@ -13,7 +13,7 @@ import pytest
 
 from insight_nb.recipe import Recipe
 from insight_nb.registry import model_spec
-from insight_nb.studio import studio_fit
+from insight_nb.studio_fit import studio_fit
 from insight_nb.widgets import AUTO, InsightStudio
 
 
@@ -175,12 +175,16 @@ def test_thread_output_goes_to_the_log(capsys):
     assert any("hello from the training thread" in o.get("text", "") for o in s.log.outputs)
 
 
-def test_the_session_needs_no_frontend():
-    "The session module imports neither ipywidgets nor torch; the studio's work is done by its StudioSession."
-    code = "import sys, insight_nb.studio; print(sorted(m for m in ('ipywidgets', 'torch', 'matplotlib') if m in sys.modules))"
+@pytest.mark.parametrize("module", ["studio_fit", "studio"])
+def test_the_session_needs_no_frontend(module):
+    """The fit and session modules import neither ipywidgets, torch nor matplotlib at import time; the studio's work is
+    done by its StudioSession."""
+    code = f"import sys, insight_nb.{module}; print(sorted(m for m in ('ipywidgets', 'torch', 'matplotlib') if m in sys.modules))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
     import insight_nb.studio as studio
-    assert "ipywidgets" not in open(studio.__file__, encoding="utf-8").read()
+    import insight_nb.studio_fit as studio_fit_module
+    for m in (studio, studio_fit_module):
+        assert "ipywidgets" not in open(m.__file__, encoding="utf-8").read()
     s = InsightStudio(pd.DataFrame({"x": np.arange(100.0), "y": ["a", "b"] * 50}), target="y", family="logistic", epochs=1, n_boot=0)
     assert isinstance(s.session, studio.StudioSession) and s.session.frame is not None and s.state == s.session.state == "idle"
