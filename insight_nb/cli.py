@@ -22,7 +22,7 @@ from .publish import check_early, check_out, check_writable, default_out, packag
 __all__ = ['COMMANDS', 'FORCE_ARG', 'PROFILE_FILES', 'subcommand', 'UsageError', 'positive', 'build_parser', 'profile_options',
            'run_profile', 'params_help', 'Terminated', 'main']
 
-# %% ../nbs/90_cli.ipynb #f15d50e6
+# %% ../nbs/90_cli.ipynb #402c84df
 COMMANDS: dict = {}
 
 def subcommand(name: str, help: str, args=(), epilog=None):
@@ -57,7 +57,9 @@ def positive(kind=float):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="insight-nb", description="Turn a table into trustworthy, actionable insight.",
                 epilog="Exit status: 0 success; 1 the run failed (the partial notebook is kept as OUT.failed); 2 bad input or usage "
-                       "(nothing was written); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Earlier output is never replaced by a failed run.")
+                       "(nothing was written); 3 report published but partial (optional sections failed: an error box each in the report, "
+                       "status partial in manifest.json); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). "
+                       "Earlier output is never replaced by a failed run.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, c in COMMANDS.items():
         epilog = c.get("epilog")
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         for flags, kw in c["args"]: sp.add_argument(*flags, **kw)
     return p
 
-# %% ../nbs/90_cli.ipynb #3abcb659
+# %% ../nbs/90_cli.ipynb #4e6dbab1
 FORCE_ARG = (["--force"], dict(action="store_true", help="write into an existing folder that insight-nb did not create, adding its files "
                                                           "and touching nothing else (a file of the same name is still never overwritten)"))
 
@@ -179,19 +181,23 @@ def _report_cmd(ns) -> int:
     except ReportRunError as e:
         print(f"insight-nb report: error: {e}", file=sys.stderr)
         return 1
+    if res.partial:  # published, but optional sections failed: one line, exit status 3
+        failed = "; ".join(f"{f['section']} ({f['error']})" for f in res.failed_sections)
+        print(f"insight-nb report: partial report written: {res.html}; sections failed: {failed}", file=sys.stderr)
+        return 3
     print(f"report written: {res.html}")
     return 0
 
 @subcommand("new-template", "Build a report template notebook from named reusable cells.", [
     (["name"], dict(help="the template's name (its default `template` parameter)")),
-    (["--cells"], dict(default="profile,compare,evaluation,threshold,outputs", help="comma-separated cells, in order (see insight_nb.report.REPORT_CELLS)")),
+    (["--cells"], dict(default="profile,compare,evaluation,threshold,outputs", help="comma-separated cells, in order (see insight_nb.cells.REPORT_CELLS)")),
     (["--out"], dict(default=None, help="the notebook to write (default: NAME.ipynb)")),
     (["--title"], dict(default=None, help="the default report title")),
     (["--force"], dict(action="store_true", help="overwrite an existing file")),
 ])
 def _new_template_cmd(ns) -> int:
     from insight_nb.publish import check_name
-    from insight_nb.report import new_template, write_notebook
+    from insight_nb.cells import new_template, write_notebook
     check_name(ns.name, "template name", where="NAME")  # it becomes the default file name and the `--template` name
     out = Path(ns.out or f"{ns.name}.ipynb")
     if out.is_dir(): raise InsightError(f"--out {out} is a folder; a notebook file is written.", where=str(out), fix=f"name a file, e.g. --out {out / (ns.name + '.ipynb')}.")
@@ -206,7 +212,7 @@ def _new_template_cmd(ns) -> int:
     print(f"template written: {out}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #2fbee6d5
+# %% ../nbs/90_cli.ipynb #115847f0
 @subcommand("score", "Score a table with a saved model folder: identifiers, predicted class and class probabilities as CSV.", [
     (["model"], dict(help="the model folder written by save_model (pipeline.json + model.safetensors + .insight-nb.json)")),
     (["data"], dict(help="the table to score (CSV/TSV/Parquet/JSONL/Excel)")),
@@ -237,7 +243,7 @@ def _schema_cmd(ns) -> int:
         from insight_nb.sweep import sweep_schema
         s = sweep_schema()
     elif ns.template:
-        from insight_nb.report import parameters_schema, template_path
+        from insight_nb.cells import parameters_schema, template_path
         s = parameters_schema(template_path(ns.template))
     else:
         from insight_nb.recipe import Recipe

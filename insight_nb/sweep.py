@@ -30,7 +30,7 @@ __all__ = ['SWEEP_KEYS', 'DATASET_KEYS', 'RESULT_MARK', 'SweepDataset', 'SweepFi
            'load_sweep', 'SweepRun', 'plan_runs', 'run_one', 'worker_main', 'run_local', 'run_dask', 'run_summary',
            'index_html', 'write_index', 'SweepResult', 'run_sweep']
 
-# %% ../nbs/43_sweep.ipynb #b0a25766
+# %% ../nbs/43_sweep.ipynb #502e7be7
 _PARAMS_HELP = "report parameters: the fields of a recipe (see `insight-nb schema`) and the template's own parameters"
 
 class SweepDataset(BaseModel):
@@ -66,9 +66,9 @@ DATASET_KEYS = tuple(SweepDataset.model_fields)
 
 def sweep_schema() -> dict:
     """The JSON Schema of a sweep file: its keys (from `SweepFile`), with `params` (shared or per data set) the report
-    parameters of the shipped templates (`insight_nb.report.parameters_schema()`: the recipe's fields and the cells' own)
+    parameters of the shipped templates (`insight_nb.cells.parameters_schema()`: the recipe's fields and the cells' own)
     and `grid` keyed by those parameters."""
-    from insight_nb.report import parameters_schema
+    from insight_nb.cells import parameters_schema
     s = SweepFile.model_json_schema()
     ps = {k: v for k, v in parameters_schema().items() if not k.startswith("$")}
     s.setdefault("$defs", {})["Parameters"] = ps
@@ -81,7 +81,7 @@ def sweep_schema() -> dict:
 def _check_params(params: dict, template, where: str) -> None:
     """With a shipped template (or none), the keys of `params` are the report parameters (did-you-mean for a typo) and the
     recipe fields among them are checked by the recipe model, before any data is read; a custom template checks its own."""
-    from insight_nb.report import TEMPLATES, parameters_schema
+    from insight_nb.cells import TEMPLATES, parameters_schema
     from insight_nb.recipe import Recipe, check_keys, field_names
     if template is not None and str(template) not in TEMPLATES: return
     check_keys(params, list(parameters_schema()["properties"]), where, "parameter")
@@ -156,7 +156,7 @@ def load_sweep(source, where: str | None = None) -> SweepSpec:
     _need(isinstance(grid, dict), "grid must map parameter names to lists of values.", f"{where}: grid", "e.g. grid: {models: [[sk_logreg], [sk_hgb]]}")
     for k, v in grid.items():
         _need(isinstance(v, list) and v, f"grid value of {k!r} must be a non-empty list of values.", f"{where}: grid.{k}", f"e.g. {k}: [a, b]")
-    from insight_nb.report import TEMPLATES, parameters_schema
+    from insight_nb.cells import TEMPLATES, parameters_schema
     if d.get("template") is None or str(d["template"]) in TEMPLATES:
         check_keys(grid, list(parameters_schema()["properties"]), f"{where}: grid", "parameter")
     for k in ("workers", "threads", "min_rows"):

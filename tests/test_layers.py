@@ -76,11 +76,18 @@ def defined_in(path: Path) -> set:
 KERNELS = {"ipc_path", "pinned_kernel_manager_class", "REUSE_TAG", "reuse_cell", "execute_template", "worker_kernel",
            "drop_kernel", "shutdown_kernels", "mark_failure", "describe_failure", "cell_fix"}
 RENDER = {"HTML_TEMPLATE", "_strip_for_html", "render_html", "stage_timings"}
+# what report.py was split into: the steps a report kernel runs, and the cells and templates (report.py re-exports them)
+STEPS = {"best_evaluation", "BusinessThreshold", "business_threshold", "Skipped", "Failed", "section", "show_section", "failed_sections",
+         "report_drivers", "report_segments", "report_targeting", "report_fairness", "ReportContext", "report_findings",
+         "insight_metrics", "report_metrics", "write_outputs"}
+CELLS = {"ReportCell", "SETUP_CELL", "REPORT_CELLS", "parameters_source", "new_template", "write_notebook", "TEMPLATES", "TEMPLATE_DIR",
+         "build_template", "sync_templates", "template_path", "template_parameters", "parameters_schema"}
 
 
 def test_kernels_and_rendering_have_one_home():
-    "Kernels live in kernels.py and the HTML page in render.py: report.py and sweep.py import them, nothing keeps a copy."
-    homes = {"kernels": KERNELS, "render": RENDER}
+    """Kernels live in kernels.py and the HTML page in render.py: report.py and sweep.py import them, nothing keeps a copy.
+    Likewise the report's steps (steps.py) and its cells and templates (cells.py): report.py imports them, it does not copy them."""
+    homes = {"kernels": KERNELS, "render": RENDER, "steps": STEPS, "cells": CELLS}
     for m in sorted(p.stem for p in PKG.glob("*.py") if p.stem not in ("__init__", "_modidx")):
         names = defined_in(PKG / f"{m}.py")
         for home, wanted in homes.items():
@@ -89,6 +96,8 @@ def test_kernels_and_rendering_have_one_home():
     g = graph()
     assert {"kernels", "render"} <= g["report"] and "kernels" in g["sweep"]
     assert not ({"report", "sweep"} & (g["kernels"] | g["render"])), "kernels and render sit below report and sweep"
+    assert {"steps", "cells"} <= g["report"] and not ({"kernels", "render", "report"} & (g["steps"] | g["cells"])), \
+        "a report's steps and cells know nothing of running or rendering it"
 
 
 def notebook_numbers() -> dict:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from insight_nb.cli import main
-from insight_nb.report import (TEMPLATES, ReportRunError, build_template, new_template, resolve_report, run_report,
-                               template_path, write_notebook)
+from insight_nb.cells import TEMPLATES, build_template, new_template, template_path, write_notebook
+from insight_nb.report import ReportRunError, resolve_report, run_report
 
 FILES = [".insight-nb.json", "findings.json", "manifest.json", "metrics.json", "reference.json", "report.html", "report.ipynb"]
 FAST = dict(cv=3, models=["sk_logreg", "sk_hgb"], n_boot=100)
@@ -61,6 +61,7 @@ def test_german_credit_report(german):
     assert 0 < m["threshold"]["threshold"] < 1
     man = json.loads((german.out / "manifest.json").read_text())
     assert man["status"] == "ok" and man["exit_status"] == 0 and man["seed"] == 0 and man["parameters"]["cv"] == 3
+    assert man["failed_sections"] == [] and (german.status, german.partial) == ("ok", False)  # no section failed (see test_partial_report.py)
     assert man["data"]["source_sha256"] == m["data"]["source_sha256"] and man["versions"]["papermill"]
     assert man["started"] < man["finished"]
     f = json.loads((german.out / "findings.json").read_text())["findings"]
@@ -168,3 +169,12 @@ def test_shipped_templates_are_in_sync():
         built = json.dumps(build_template(name), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
         assert (root / "nbs" / "templates" / f"{name}.ipynb").read_text() == built, "run make export"
         assert template_path(name).read_text() == built, "run make export"
+
+
+def test_old_names_still_import_from_report():
+    "report.py was split into steps.py and cells.py; code and templates that import from insight_nb.report keep working."
+    import insight_nb.cells as cells, insight_nb.report as report, insight_nb.steps as steps
+    for name in ("best_evaluation", "business_threshold", "Skipped", "report_drivers", "write_outputs", "report_metrics", "ReportContext"):
+        assert getattr(report, name) is getattr(steps, name), name
+    for name in ("REPORT_CELLS", "new_template", "write_notebook", "TEMPLATES", "sync_templates", "template_path", "parameters_schema"):
+        assert getattr(report, name) is getattr(cells, name), name
