@@ -1,0 +1,28 @@
+"""`route.choose_template` on the shared real data sets: the report template is decided before a kernel starts."""
+import pytest
+
+from insight_nb.core import InsightError
+from insight_nb.route import choose_template
+
+
+def test_banking77_goes_to_the_text_report(shared_data):
+    r = choose_template(shared_data / "banking77" / "train.csv", "category")
+    assert (r.template, r.task, r.text_columns, r.n_classes) == ("text_report", "text", ["text"], 77)
+    assert r.params == {"template": "text_report", "target": "category", "roles": {"text": "text"}}
+
+
+def test_tweets_with_text_and_columns_are_tabular_fusion(shared_data):
+    r = choose_template(shared_data / "airline_sentiment" / "tweets.csv", "airline_sentiment")
+    assert (r.template, r.task, r.inputs) == ("tabular_report", "multiclass", "fusion") and "fusion" in r.reason
+
+
+@pytest.mark.parametrize("name,target", [("ames.csv", "Sale_Price"), ("credit_balance.csv", "Balance")])
+def test_regression_targets_are_refused(shared_data, name, target):
+    with pytest.raises(InsightError, match="regression is not supported yet"):
+        choose_template(shared_data / "gauntlet" / name, target)
+
+
+def test_a_role_given_by_the_user_decides(shared_data):
+    "The user's roles are applied before the decision: the same text read as a category makes the table tabular."
+    r = choose_template(shared_data / "banking77" / "train.csv", "category", {"roles": {"text": "categorical"}})
+    assert (r.template, r.task, r.inputs) == ("tabular_report", "multiclass", "tabular")
