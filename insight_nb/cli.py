@@ -212,7 +212,7 @@ def _new_template_cmd(ns) -> int:
     print(f"template written: {out}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #115847f0
+# %% ../nbs/90_cli.ipynb #905fbf01
 @subcommand("score", "Score a table with a saved model folder: identifiers, predicted class and class probabilities as CSV.", [
     (["model"], dict(help="the model folder written by save_model (pipeline.json + model.safetensors + .insight-nb.json)")),
     (["data"], dict(help="the table to score (CSV/TSV/Parquet/JSONL/Excel)")),
@@ -264,8 +264,8 @@ def _sweep_cmd(ns) -> int:
     from insight_nb.sweep import run_sweep
     res = run_sweep(ns.file, ns.out, workers=ns.workers, scheduler=ns.scheduler, threads=ns.threads, timeout=ns.timeout,
                     progress=lambda line: print(line, flush=True), force=ns.force, _cli=True)
-    print(f"sweep: {res.n_ok} ok, {res.n_failed} failed in {res.index['seconds']:.1f} s: {res.index_html}")
-    return 0 if res.n_failed == 0 else 1
+    print(f"sweep: {res.n_ok} ok, {res.n_partial} partial, {res.n_failed} failed in {res.index['seconds']:.1f} s: {res.index_html}")
+    return {"ok": 0, "partial": 3, "failed": 1}[res.status]  # a failed run outweighs a partial one
 
 # %% ../nbs/90_cli.ipynb #3871e574
 class Terminated(KeyboardInterrupt):

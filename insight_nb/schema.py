@@ -16,7 +16,7 @@ from .core import SchemaError, TargetError, did_you_mean, esc, fmt_num, html_tab
 
 # %% auto #0
 __all__ = ['ROLES', 'FEATURE_ROLES', 'STRICT_MISSING', 'SOFT_MISSING', 'BOOL_PAIRS', 'POSITIVE_TOKENS', 'looks_like_id_name',
-           'ColumnInfo', 'infer_column', 'TargetInfo', 'target_labels', 'label_variants', 'infer_target',
+           'ColumnInfo', 'infer_column', 'TargetInfo', 'target_labels', 'label_variants', 'match_class', 'infer_target',
            'check_class_counts', 'Schema', 'infer_schema', 'coerce', 'check_frame']
 
 # %% ../nbs/02_schema.ipynb #91dd5877
@@ -183,16 +183,20 @@ def _case_merge(variants: dict) -> dict:
         out.update({v: canon for v in stripped if v != canon})
     return out
 
-# %% ../nbs/02_schema.ipynb #7bdfc420
+# %% ../nbs/02_schema.ipynb #cf324533
+def match_class(classes: list, positive_class, name) -> str:
+    """The class of `classes` that `positive_class` names (exactly, else ignoring case); a TargetError listing the classes
+    when it names none."""
+    pc = str(positive_class)
+    if pc in classes: return pc
+    hits = [c for c in classes if c.lower() == pc.lower()]
+    if hits: return hits[0]
+    raise TargetError(f"positive_class {pc!r} is not a value of the target.", where=f"target {name!r}",
+                      fix=f"use one of {classes}, e.g. {set_option_hint('positive_class', classes[-1], '--positive-class')}.")
+
 def _pick_positive(classes: list, counts: dict, positive_class, name) -> str:
     "The positive class of a binary target."
-    if positive_class is not None:
-        pc = str(positive_class)
-        if pc in classes: return pc
-        hits = [c for c in classes if c.lower() == pc.lower()]
-        if hits: return hits[0]
-        raise TargetError(f"positive_class {pc!r} is not a value of the target.", where=f"target {name!r}",
-                          fix=f"use one of {classes}, e.g. {set_option_hint('positive_class', classes[-1], '--positive-class')}.")
+    if positive_class is not None: return match_class(classes, positive_class, name)
     for tok in POSITIVE_TOKENS:
         hits = [c for c in classes if c.lower() == tok]
         if hits: return hits[0]
@@ -247,7 +251,10 @@ def infer_target(df: pd.DataFrame, target: str, positive_class=None, max_classes
         classes = sorted(counts)
         pos = _pick_positive(classes, counts, positive_class, target)
         return TargetInfo(target, "binary", [c for c in classes if c != pos] + [pos], pos, counts, n_missing, label_map)
-    if positive_class is not None: warn(f"target {target!r} has {len(counts)} classes; positive_class={positive_class!r} is ignored.")
+    if positive_class is not None:
+        cls = match_class(sorted(counts), positive_class, target)
+        warn(f"target {target!r} has {len(counts)} classes; positive_class={cls!r} is used as the class of interest for drivers and "
+             "segments (whose probability they describe), not for thresholds (a multiclass model predicts its most likely class).")
     return TargetInfo(target, "multiclass", sorted(counts), None, counts, n_missing, label_map)
 
 # %% ../nbs/02_schema.ipynb #e2130cfb

@@ -19,8 +19,8 @@ from .publish import write_json
 
 # %% auto #0
 __all__ = ['FAILED_KEY', 'FAULT_ENV', 'METRIC_NAMES', 'best_evaluation', 'BusinessThreshold', 'business_threshold', 'Skipped',
-           'report_drivers', 'report_segments', 'report_targeting', 'report_fairness', 'one_line', 'Failed',
-           'failed_section_findings', 'show_section', 'section', 'failed_sections', 'ReportContext',
+           'chosen_class', 'report_drivers', 'report_segments', 'report_targeting', 'report_fairness', 'one_line',
+           'Failed', 'failed_section_findings', 'show_section', 'section', 'failed_sections', 'ReportContext',
            'best_model_findings', 'too_few_cases_findings', 'tie_findings', 'failed_model_findings', 'gap_findings',
            'balance_findings', 'threshold_findings', 'report_findings', 'insight_metrics', 'report_metrics',
            'write_outputs']
@@ -110,7 +110,7 @@ def business_threshold(board, ds, recipe):
     choice = CostThreshold(y_cv, board.oof[best], recipe, where="business_threshold")
     return BusinessThreshold(best, ds.positive_class, choice, choice.on(ev.y_true, ev.proba))
 
-# %% ../nbs/40_steps.ipynb #f4065ef9
+# %% ../nbs/40_steps.ipynb #9cb17c32
 @dataclass
 class Skipped:
     "A report step that did not apply, and why."
@@ -125,17 +125,32 @@ def _guard(step: str, f):
     try: return f()
     except (InsightError, ValueError) as e: return Skipped(step, f"not computed: {e}")
 
+def chosen_class(ds, recipe: Recipe):
+    """The class of interest the recipe names for a multiclass target: its `positive_class` as the class of `ds` it names
+    (exactly, else ignoring case). None for a binary target (its positive class is already the dataset's), without a
+    `positive_class`, or when no class is left with that name (drivers and segments then take the rarest class, and say so)."""
+    pc = getattr(recipe, "positive_class", None)
+    if ds.task != "multiclass" or pc is None: return None
+    from insight_nb.schema import match_class
+    try: return match_class([str(c) for c in ds.classes], pc, ds.target)
+    except InsightError: return None
+
 def report_drivers(board, ds, recipe: Recipe, *, n_repeats: int = 3, max_rows: int = 1000, top: int = 5):
-    "Drivers of the best model on (a seeded sample of) the test rows."
+    """Drivers of the best model on (a seeded sample of) the test rows. For a multiclass target they describe the
+    probability of the recipe's `positive_class` (see `chosen_class`), else of the rarest class."""
     from insight_nb.drivers import drivers
     if board.best not in board.estimators or not len(board.test_rows): return Skipped("drivers", "no refitted best model with test rows.")
-    return _guard("drivers", lambda: drivers(board, ds, top=top, n_repeats=n_repeats, max_rows=max_rows, n_pd_rows=200, seed=recipe.seed))
+    cls = chosen_class(ds, recipe)
+    return _guard("drivers", lambda: drivers(board, ds, top=top, n_repeats=n_repeats, max_rows=max_rows, n_pd_rows=200, seed=recipe.seed,
+                                             positive_class=cls))
 
 def report_segments(board, ds, recipe: Recipe, **kw):
-    "Segments of the test rows (found on half, checked on the other half); error segments of the best model for binary targets."
+    """Segments of the test rows (found on half, checked on the other half); error segments of the best model for binary
+    targets. For a multiclass target, segments of the recipe's `positive_class` (see `chosen_class`), else of the rarest class."""
     from insight_nb.segments import segments
     if not len(board.test_rows): return Skipped("segments", "there is no test split.")
     model = board if ds.task == "binary" and board.best in board.estimators else None
+    if kw.get("target_class") is None: kw["target_class"] = chosen_class(ds, recipe)
     return _guard("segments", lambda: segments(ds, model, rows=board.test_rows, seed=recipe.seed, **kw))
 
 def report_targeting(board, ds, recipe: Recipe):

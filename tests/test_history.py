@@ -1,8 +1,9 @@
-"""Run history: a report run again into the same folder compares itself with the previous successful run.
+"""Run history: a report run again into the same folder compares itself with the previous completed run.
 
 Three small Telco reports into one folder, in one reused kernel: the first has no previous run, the second (same data)
 shows the comparison with zero drift, the third (MonthlyCharges x 1.5, Contract labels permuted) flags exactly those
-two columns in the report, in metrics.json (`history`) and in findings.json."""
+two columns in the report, in metrics.json (`history`) and in findings.json. A previous run published partial (an
+optional section failed) is compared with too, and the history says it was partial."""
 import json
 
 import pandas as pd
@@ -70,3 +71,22 @@ def test_changed_data_flags_exactly_the_changed_columns(runs):
     ref = third["reference"]["columns"]["MonthlyCharges"]
     assert {"edges", "freq", "quantiles"} <= set(ref) and len(ref["quantiles"]) == 201
     assert not list(out.glob("*.pkl")) and not list(out.glob("*.pickle"))
+
+
+def test_a_partial_previous_run_is_compared_and_named(tmp_path):
+    """A previous run published partial (its drivers section failed, through the test fault injector) still wrote a
+    complete reference.json: the next run compares with it, and its history says the previous run was partial."""
+    from insight_nb.steps import FAULT_ENV
+    load_demo("telco_churn").iloc[:600].to_csv(tmp_path / "telco600.csv", index=False)
+    out = tmp_path / "report"
+    try:
+        first = run_report(tmp_path / "telco600.csv", "Churn", params=PARAMS, out=out, kernel_env=ENV | {FAULT_ENV: "drivers"})
+        second = run_report(tmp_path / "telco600.csv", "Churn", params=PARAMS, out=out, kernel_env=ENV)
+    finally: shutdown_kernels()
+    assert (first.status, [f["section"] for f in first.failed_sections]) == ("partial", ["drivers"])
+    assert second.status == "ok" and second.manifest["parameters"]["previous_run"] == str(out)
+    h = second.metrics["history"]
+    assert h["previous"]["finished"] == first.manifest["finished"]
+    assert (h["previous"]["status"], h["previous"]["failed_sections"]) == ("partial", ["drivers"])
+    assert h["flagged"] == [] and h["drift"]
+    assert "a partial run: drivers failed" in (out / "report.html").read_text()

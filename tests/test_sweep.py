@@ -1,6 +1,7 @@
 """`insight-nb sweep`: many reports from one YAML file, on local worker processes (one reused kernel each) or on a
 Dask cluster (a LocalCluster on loopback proves it). A failing run is listed in the index with its error and does not
-stop the others; a mistake every run shares stops the sweep before anything runs. Small runs keep this file fast."""
+stop the others; a report published partial (an optional section failed) is listed as `partial` with its failed sections
+and makes the sweep exit 3; a mistake every run shares stops the sweep before anything runs. Small runs keep this file fast."""
 import json
 import os
 
@@ -9,8 +10,10 @@ import pytest
 import yaml
 
 
+from insight_nb.cells import new_template, write_notebook
 from insight_nb.cli import main
 from insight_nb.data import load_demo
+from insight_nb.steps import FAULT_ENV
 from insight_nb.sweep import run_sweep
 
 FILES = {"findings.json", "manifest.json", "metrics.json", "reference.json", "report.html", "report.ipynb"}
@@ -53,6 +56,37 @@ def test_local_sweep_with_a_failing_run(data, tmp_path, capsys):
     html = (out / "index.html").read_text()
     assert 'href="telco_regions__region=A/report.html"' in html and "failed" in html and "constant" in html
     assert "<script" not in html
+
+
+def test_partial_report_makes_the_sweep_partial(tmp_path, capsys, monkeypatch):
+    """Two data sets, each with a small custom template: one with a drivers section, one without. With the drivers section
+    made to raise (the test fault injector INSIGHT_NB_FAULT, inherited by the kernel), the first report is published
+    partial and the second ok: the index says so, and the sweep exits 3 (no run failed)."""
+    load_demo("telco_churn").iloc[:600].to_csv(tmp_path / "telco600.csv", index=False)
+    with_drivers = write_notebook(new_template(["profile", "compare", "drivers", "outputs"], name="with_drivers"), tmp_path / "with_drivers.ipynb")
+    without = write_notebook(new_template(["profile", "compare", "outputs"], name="without_drivers"), tmp_path / "without_drivers.ipynb")
+    data = str(tmp_path / "telco600.csv")
+    spec = tmp_path / "partial.yml"
+    spec.write_text(yaml.safe_dump(dict(name="partial", target="Churn", params=PARAMS, workers=1, threads=1, datasets=[
+        dict(name="drivers", data=data, template=str(with_drivers)), dict(name="plain", data=data, template=str(without))])))
+    monkeypatch.setenv(FAULT_ENV, "drivers")
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--out", str(out)]) == 3
+    printed = capsys.readouterr().out
+    assert "sweep: 1 ok, 1 partial, 0 failed" in printed
+    assert "drivers: partial" in printed and "sections failed: drivers (RuntimeError: fault injected" in printed
+    index = json.loads((out / "index.json").read_text())
+    assert (index["n_ok"], index["n_partial"], index["n_failed"]) == (1, 1, 0)
+    runs = {r["name"]: r for r in index["runs"]}
+    part, ok = runs["drivers"], runs["plain"]
+    assert part["status"] == "partial" and part["failed_sections"] == ["drivers"]
+    assert part["section_errors"][0]["section"] == "drivers" and "fault injected" in part["section_errors"][0]["error"]
+    assert part["report"] == "drivers/report.html" and (out / "drivers" / "report.html").is_file()
+    assert part["summary"]["best_model"] == "sk_logreg" and "top_driver" not in part["summary"]  # the rest of the report is there
+    assert json.loads((out / "drivers" / "manifest.json").read_text())["status"] == "partial"
+    assert ok["status"] == "ok" and "failed_sections" not in ok and ok["report"] == "plain/report.html"
+    html = (out / "index.html").read_text()
+    assert 'href="drivers/report.html"' in html and ">partial<" in html and "1 partial" in html and "sections failed: drivers" in html
 
 
 def test_sweep_mistakes_stop_before_anything_runs(data, tmp_path, capsys):
