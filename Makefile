@@ -40,7 +40,7 @@ test: $(STAMP) sync-check nbtest pytest
 # The module and the README must be exactly what the notebooks export.
 sync-check: $(STAMP)
 	$(BIN)/nbdev_export
-	$(PY) -c "from insight_nb.report import sync_templates; sync_templates()"
+	$(PY) -c "from insight_nb.cells import sync_templates; sync_templates()"
 	$(PY) tools/readme.py
 	@if ! git diff --quiet -- insight_nb nbs/templates README.md || [ -n "$$(git status --porcelain --untracked-files=all -- insight_nb nbs/templates README.md)" ]; then \
 	  echo "insight_nb/, nbs/templates/ or README.md is out of sync with nbs/: run 'make export' and commit both." >&2; \
@@ -59,7 +59,7 @@ bench: $(STAMP)
 export: $(STAMP)
 	$(BIN)/nbdev_clean
 	$(BIN)/nbdev_export
-	$(PY) -c "from insight_nb.report import sync_templates; sync_templates()"
+	$(PY) -c "from insight_nb.cells import sync_templates; sync_templates()"
 	$(PY) tools/readme.py
 
 clean:

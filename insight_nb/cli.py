@@ -75,7 +75,7 @@ FORCE_ARG = (["--force"], dict(action="store_true", help="write into an existing
 _DATA_ARGS = [
     (["data"], dict(help="a CSV/TSV/Parquet/JSONL/Excel file, or demo:telco_churn / demo:banking77")),
     (["--target"], dict(default=None, help="the target column (demo data knows its own)")),
-    (["--positive-class"], dict(default=None, help="the positive class of a binary target")),
+    (["--positive-class"], dict(default=None, help="the class of interest: binary, the positive class; multiclass, the class drivers and segments describe")),
     (["--sep"], dict(default=None, help="field separator (default: sniffed)")),
     (["--encoding"], dict(default="utf-8", help="the file's text encoding, e.g. latin-1 or cp1252 (default: utf-8)")),
     (["-p", "--param"], dict(action="append", default=[], metavar="KEY=VALUE",
@@ -143,7 +143,7 @@ _REPORT_ARGS = [
     (["-p", "--param"], dict(action="append", default=[], metavar="KEY=VALUE", help="a template parameter (a recipe field, listed below; "
                              "`insight-nb schema` prints them all as JSON Schema), e.g. -p cv=3 -p 'models=[sk_logreg, {torch_mlp: {epochs: 5}}]' (repeatable)")),
     (["--config"], dict(default=None, help="a recipe YAML file; -p values override it")),
-    (["--positive-class"], dict(default=None, help="the positive class of a binary target, the same as -p positive_class=X")),
+    (["--positive-class"], dict(default=None, help="the class of interest (binary: the positive class; multiclass: the class drivers and segments describe), the same as -p positive_class=X")),
     (["--sep"], dict(default=None, help="field separator, the same as -p sep=X (default: sniffed)")),
     (["--encoding"], dict(default=None, help="the file's text encoding, the same as -p encoding=X, e.g. latin-1 or cp1252 (default: utf-8)")),
     (["--out"], dict(default=None, help="output folder (default: reports/output/<data name>/report)")),

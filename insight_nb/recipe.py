@@ -45,7 +45,7 @@ class Recipe(BaseModel):
     # data
     source: str = _field("demo:telco_churn", "a CSV/TSV/Parquet/JSONL/Excel path, or demo:telco_churn / demo:banking77", "data", "data/customers.csv")
     target: str | None = _field(None, "the column to predict (demo data knows its own)", "data", "Churn")
-    positive_class: str | int | None = _field(None, "the class of interest of a binary target (default: inferred, e.g. Yes/churn/bad)", "data", "Yes")
+    positive_class: str | int | None = _field(None, "the class of interest: binary, the positive class (default: inferred, e.g. Yes/churn/bad); multiclass, the class drivers and segments describe (default: the rarest)", "data", "Yes")
     roles: dict[str, str] = _field(dict, "column -> role overrides, e.g. {customerID: identifier}", "data", {"customerID": "identifier"})
     sep: str | None = _field(None, "field separator, one character; \\t for a tab (default: sniffed)", "data", ";")
     encoding: str = _field("utf-8", "text encoding of a CSV/TSV/JSONL file, a Python codec name such as utf-8, latin-1, cp1252", "data", "latin-1")
