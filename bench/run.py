@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "output"
 BENCHES = {}
 # `make bench` runs these; the text benchmarks fine-tune transformers (an hour on 2 CPU cores) and
-# the GPU one needs CUDA, so they run only when named: `make bench BENCH=text`.
+# the GPU one needs CUDA, and the gauntlet runs ~14 full reports (tens of minutes), so they run only when named:
+# `make bench BENCH=text`, `make bench BENCH=gauntlet` (one table: `make bench BENCH=gauntlet GAUNTLET=loanapp`).
 DEFAULT = ["import", "tabular", "scaling", "report", "sweep", "widgets"]
 
 def bench(name):
@@ -82,4 +83,5 @@ if __name__ == "__main__":
     import bench_widgets  # noqa: F401  (registers "widgets")
     import bench_report  # noqa: F401  (registers "report", "sweep")
     import bench_text  # noqa: F401  (registers "text", "text_gpu")
+    import bench_gauntlet  # noqa: F401  (registers "gauntlet")
     sys.exit(main(sys.argv[1:]))

@@ -73,11 +73,27 @@ def merge_rare(s: pd.Series, min_count: int) -> tuple[pd.Series, int]:
     mask = s.isin(rare)
     return s.where(~mask, RARE_LABEL), int(mask.sum())
 
-# %% ../nbs/03_clean.ipynb #0c86202e
-def clean(df: pd.DataFrame, schema: Schema, *, drop_duplicates: bool = True, missing="auto", max_missing: float = 0.95,
+# %% ../nbs/03_clean.ipynb #fd022c89
+def _duplicate_rows(df: pd.DataFrame, schema: Schema, drop_duplicates) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks (to drop, to keep) of the rows that repeat an earlier row exactly. `"auto"` drops a repeat only when an
+    identifier column says it is the same record (an identifier known in the row and the whole row repeated); `True` drops every
+    repeat, `False` none."""
+    if drop_duplicates not in ("auto", True, False):
+        raise SchemaError(f"drop_duplicates={drop_duplicates!r} is not one of 'auto', True, False.", where="drop_duplicates",
+                          fix="use 'auto' (drop repeats only when an identifier column says they are the same record), True (always) or False (never).")
+    dup = df.duplicated().to_numpy()
+    if drop_duplicates is True: return dup, np.zeros_like(dup)
+    if drop_duplicates is False: return np.zeros_like(dup), dup
+    ids = [c for c in schema.by_role("identifier") if c in df]
+    same = dup & (df[ids].notna().any(axis=1).to_numpy() if ids else np.zeros_like(dup))
+    return same, dup & ~same
+
+def clean(df: pd.DataFrame, schema: Schema, *, drop_duplicates: bool | str = "auto", missing="auto", max_missing: float = 0.95,
           rare_min_count: int = 5, drop_rare_classes: bool = False, min_class_count: int | None = None,
           cv: int | None = None) -> tuple[pd.DataFrame, CleaningReport]:
-    """Coerce types, drop exact duplicates, rows without a target and useless columns, apply missing-value policies, merge rare categories.
+    """Coerce types, drop exact duplicate records, rows without a target and useless columns, apply missing-value policies, merge rare categories.
+    `drop_duplicates`: `"auto"` drops a row that repeats another exactly only when an identifier column (repeated with it) says they are
+    the same record, and reports the identical rows it keeps; `True` always drops repeats, `False` never does.
     Every target class needs `min_class_count` rows (default: `cv`, the number of CV folds, else 5); `drop_rare_classes` drops the others' rows."""
     _check_policies(missing, schema, max_missing)
     rep = CleaningReport(n_rows_in=len(df))
@@ -86,10 +102,14 @@ def clean(df: pd.DataFrame, schema: Schema, *, drop_duplicates: bool = True, mis
             toks = ", ".join(f"{k!r}×{v}" for k, v in c.missing_tokens.items())
             rep.add(f"coerced to {c.role}", name, c.n_coerced, f"cells read as missing: {toks}")
     out = coerce(df, schema)
-    if drop_duplicates:
-        dup = df.duplicated()
-        rep.add("dropped exact duplicate rows", None, dup.sum(), "identical in every column")
-        out = out[~dup.to_numpy()]
+    drop, keep = _duplicate_rows(df, schema, drop_duplicates)
+    if drop_duplicates == "auto":
+        rep.add("dropped exact duplicate rows", None, drop.sum(), f"identical in every column, identifier ({', '.join(schema.by_role('identifier'))}) included")
+    else: rep.add("dropped exact duplicate rows", None, drop.sum(), "identical in every column (drop_duplicates=True)")
+    why = ("no identifier column says they are the same record" if drop_duplicates == "auto" else "drop_duplicates=False")
+    rep.add("kept identical rows", None, keep.sum(), f"{int(keep.sum())} row(s) repeat another row exactly; kept: {why}; "
+            f"to drop them set drop_duplicates=True (Python: prepare(..., drop_duplicates=True))")
+    out = out[~drop]
     t = schema.target
     if t is not None:
         miss = out[t.name].isna()

@@ -17,8 +17,8 @@ from .dataset import Dataset
 from .estimators import fit_estimator, positive_proba
 
 # %% auto #0
-__all__ = ['PRIMARY', 'FALLBACK', 'LOWER_IS_BETTER', 'Candidate', 'resolve_candidates', 'split_counts', 'cv_folds', 'cv_reasons',
-           'fold_interval', 'cross_validate', 'choose_primary', 'Leaderboard', 'compare']
+__all__ = ['PRIMARY', 'FALLBACK', 'LOWER_IS_BETTER', 'METRIC_RANGE', 'Candidate', 'resolve_candidates', 'split_counts',
+           'cv_folds', 'cv_reasons', 'fold_interval', 'cross_validate', 'choose_primary', 'Leaderboard', 'compare']
 
 # %% ../nbs/25_compare.ipynb #21d79c21
 @dataclass
@@ -39,7 +39,7 @@ def resolve_candidates(candidates=None) -> dict:
     specs = check_models(candidates, where="candidates")
     return {model_label(n, p): Candidate(model_label(n, p), model_maker({n: p} if p else n, "candidates"), n, p) for n, p in specs}
 
-# %% ../nbs/25_compare.ipynb #3badd802
+# %% ../nbs/25_compare.ipynb #100d8449
 PRIMARY = {"binary": "roc_auc", "multiclass": "accuracy"}
 FALLBACK = {"binary": "log_loss", "multiclass": "log_loss"}   # defined for any class counts
 LOWER_IS_BETTER = ("log_loss", "brier")
@@ -74,13 +74,19 @@ def cv_reasons(task: str, y, classes, cv: int = 5, seed: int = 0) -> dict:
     low = {k: min(c[k] for c in counts) for k in counts[0]}
     return metric_reasons(low, task, f"one of the {cv} test folds")
 
-def fold_interval(values, alpha: float = 0.05) -> tuple[float, float] | None:
-    "A t-interval for the mean of per-fold values (None with fewer than 2 folds)."
+# The range of each bounded metric. A t-interval is symmetric around the fold mean, so near a bound (accuracy 0.99 with
+# one weaker fold) it runs past it, e.g. [0.980, 1.005]: values no model can reach. It is clipped to the range instead.
+METRIC_RANGE = {**{m: (0.0, 1.0) for m in ("roc_auc", "roc_auc_ovr", "pr_auc", "accuracy", "balanced_accuracy", "f1", "f1_macro",
+                                          "f1_weighted", "precision", "recall", "brier")}, "log_loss": (0.0, np.inf)}
+
+def fold_interval(values, alpha: float = 0.05, metric: str | None = None) -> tuple[float, float] | None:
+    "A t-interval for the mean of per-fold values (None with fewer than 2 folds), clipped to the range of `metric` (`METRIC_RANGE`)."
     from scipy import stats
     v = np.asarray(values, dtype=float)
     if len(v) < 2: return None
     h = stats.t.ppf(1 - alpha / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return (float(v.mean() - h), float(v.mean() + h))
+    lo, hi = METRIC_RANGE.get(metric, (-np.inf, np.inf))
+    return (float(max(v.mean() - h, lo)), float(min(v.mean() + h, hi)))
 
 def cross_validate(make, ds: Dataset, rows=None, cv: int = 5, seed: int = 0) -> dict:
     """Per-fold metrics, their means and intervals, fit times, and out-of-fold probabilities (`oof`, aligned with `rows`)
@@ -98,7 +104,7 @@ def cross_validate(make, ds: Dataset, rows=None, cv: int = 5, seed: int = 0) -> 
     keys = folds[0].keys()
     missing = {k for k in keys if any(f[k] is None for f in folds)}
     why = cv_reasons(ds.task, y, ds.classes, cv, seed)
-    ci = {k: fold_interval([f[k] for f in folds]) for k in keys if k not in missing}
+    ci = {k: fold_interval([f[k] for f in folds], metric=k) for k in keys if k not in missing}
     return dict(folds=folds, mean={k: None if k in missing else float(np.mean([f[k] for f in folds])) for k in keys},
                 ci={k: v for k, v in ci.items() if v is not None}, fit_seconds=float(np.sum(times)), oof=oof, rows=rows,
                 not_computed={k: why.get(k, "not computed in some test folds") for k in sorted(missing)})

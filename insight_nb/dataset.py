@@ -83,10 +83,10 @@ class Dataset:
         warn_html = "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in self.warnings) + "</ul>" if self.warnings else ""
         return head + warn_html + self.cleaning._repr_html_()
 
-# %% ../nbs/05_dataset.ipynb #e04360f1
+# %% ../nbs/05_dataset.ipynb #887965bc
 def prepare(source, target: str | None = None, *, positive_class=None, roles: dict | None = None, sep: str | None = None,
             encoding: str = "utf-8", on_bad_lines: str = "error", dedupe_columns: bool = False, missing="auto",
-            max_missing: float = 0.95, rare_min_count: int = 5, drop_duplicates: bool = True, drop_rare_classes: bool = False,
+            max_missing: float = 0.95, rare_min_count: int = 5, drop_duplicates: bool | str = "auto", drop_rare_classes: bool = False,
             min_class_count: int | None = None, cv: int | None = None, merge_case_labels: bool = False,
             leakage_threshold: float = 0.95, **load_kw) -> Dataset:
     """Load `source` (path, `demo:NAME` or DataFrame), infer roles, clean, check the target and look for leaks and redundant columns.
@@ -94,6 +94,8 @@ def prepare(source, target: str | None = None, *, positive_class=None, roles: di
     Reading: `sep`, `encoding`, `on_bad_lines` (`'error'`/`'skip'`), `dedupe_columns` (see `load_table`). Target:
     `positive_class`, `merge_case_labels` (merge `Yes`/`YES` into the most frequent spelling); every class needs
     `min_class_count` rows (default: `cv`, the number of CV folds the run will use, else 5) unless `drop_rare_classes`.
+    Identical rows: `drop_duplicates="auto"` drops them only when an identifier column repeats with them (the same record),
+    `True` always, `False` never (see `clean`).
     A recipe gives all of these: `prepare(r.source, r.target, positive_class=r.positive_class, roles=r.roles or None, **r.data_options())`."""
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always", InsightWarning)

@@ -37,6 +37,16 @@ def test_airline_tweets(shared_data):
     dup = next(s for s in ds.cleaning.steps if s.action == "dropped exact duplicate rows")
     assert dup.n == 36  # SOURCES.md: 36 of the 155 duplicated-id pairs are identical rows
     assert len(ds) == 14640 - 36
+    assert not any(s.action == "kept identical rows" for s in ds.cleaning.steps)
+
+def test_identical_rows_without_identifier_are_kept(shared_data):
+    """Issue 13: in a low-dimensional table identical rows are different passengers; dropping them lost 875 of 1309 rows."""
+    ds = prepare(shared_data / "gauntlet" / "titanic.csv", "survived")
+    assert len(ds) == 1309 and ds.schema.by_role("identifier") == []
+    kept = next(s for s in ds.cleaning.steps if s.action == "kept identical rows")
+    assert kept.n == 875 and "no identifier column says they are the same record" in kept.detail
+    assert not any(s.action == "dropped exact duplicate rows" for s in ds.cleaning.steps)
+    assert len(prepare(shared_data / "gauntlet" / "titanic.csv", "survived", drop_duplicates=True)) == 1309 - 875
 
 def test_german_credit(shared_data):
     ds = prepare(shared_data / "german_credit" / "german_credit.csv", "class")
