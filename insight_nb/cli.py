@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         for flags, kw in c["args"]: sp.add_argument(*flags, **kw)
     return p
 
-# %% ../nbs/90_cli.ipynb #4e6dbab1
+# %% ../nbs/90_cli.ipynb #e89e1c23
 FORCE_ARG = (["--force"], dict(action="store_true", help="write into an existing folder that insight-nb did not create, adding its files "
                                                           "and touching nothing else (a file of the same name is still never overwritten)"))
 
@@ -181,6 +181,8 @@ def _report_cmd(ns) -> int:
     except ReportRunError as e:
         print(f"insight-nb report: error: {e}", file=sys.stderr)
         return 1
+    why = res.manifest.get("route", {}).get("reason")
+    if why: print(f"template {why}", file=sys.stderr)   # which report ran and why: the data chose it unless --template did
     if res.partial:  # published, but optional sections failed: one line, exit status 3
         failed = "; ".join(f"{f['section']} ({f['error']})" for f in res.failed_sections)
         print(f"insight-nb report: partial report written: {res.html}; sections failed: {failed}", file=sys.stderr)
