@@ -147,18 +147,30 @@ def permutation_table(sc: Scored, n_repeats: int = 5, scoring: str | None = None
     df.insert(0, "rank", np.arange(1, len(df) + 1))
     return df, float(score(sc.model, sc.X, y)), scoring
 
-# %% ../nbs/26_drivers.ipynb #157a5446
+# %% ../nbs/26_drivers.ipynb #fd35c529
 def _is_categorical(s: pd.Series, schema=None) -> bool:
     if schema is not None and s.name in getattr(schema, "columns", {}):
         return schema.columns[s.name].role in ("categorical", "boolean")
     return not pd.api.types.is_numeric_dtype(s) or s.nunique() <= 2
 
+def _is_datetime(s: pd.Series) -> bool: return pd.api.types.is_datetime64_any_dtype(s)
+
+def _date_grid(v: pd.Series, n: int) -> list:
+    "Up to `n` distinct datetime quantiles of `v` (no missing values) as timestamps of its own dtype; whole days when `v` holds dates only."
+    q = v.quantile(np.linspace(0.05, 0.95, n))
+    if (v == v.dt.normalize()).all():
+        try: q = q.dt.round("D")
+        except Exception: pass      # a day boundary that does not exist in the time zone: keep the exact quantiles
+    return pd.Series(q.to_numpy(), dtype=v.dtype).drop_duplicates().sort_values().tolist()
+
 def value_grid(s: pd.Series, n: int = 12, categorical: bool | None = None, max_levels: int = 12) -> list:
-    "Grid of values for column `s`: up to `n` distinct quantiles (5th to 95th percentile) or the top levels."
+    """Grid of values for column `s`: up to `n` distinct quantiles (5th to 95th percentile) or the top levels.
+    A datetime column gets datetime quantiles, kept as timestamps (time zone included) so a model sees its own dtype."""
     v = s.dropna()
     if v.empty: return []
-    if categorical if categorical is not None else _is_categorical(s):
+    if categorical if categorical is not None else (not _is_datetime(s) and _is_categorical(s)):
         return v.value_counts().index[:max_levels].tolist()
+    if _is_datetime(v): return _date_grid(v, n)
     q = np.unique(np.quantile(v.astype(float), np.linspace(0.05, 0.95, n)))
     if pd.api.types.is_integer_dtype(v) or (v.astype(float) % 1 == 0).all(): q = np.unique(np.round(q))
     return q.tolist()
@@ -168,8 +180,19 @@ def partial_dependence(sc: Scored, column: str, grid: list | None = None, n_rows
     "Partial dependence of the predicted probability on `column`: grid, mean, ICE curves (`n_ice` rows) and kind."
     if column not in sc.X:
         raise InsightError(f"column {column!r} not found.", where="partial_dependence(column=...)", fix=did_you_mean(column, list(sc.X.columns)))
-    cat = _is_categorical(sc.X[column], sc.schema)
-    grid = value_grid(sc.X[column], categorical=cat) if grid is None else list(grid)
+    s = sc.X[column]
+    role = sc.schema.columns[column].role if sc.schema is not None and column in getattr(sc.schema, "columns", {}) else None
+    dt = _is_datetime(s)
+    cat = not dt and (_is_categorical(s, sc.schema) or not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)))
+    kind = "text" if role == "text" else "categorical" if cat else "datetime" if dt else "numeric"
+    if kind == "text": return dict(column=column, kind=kind, grid=[], mean=[], ice=[], n_rows=0,
+                                   skipped="it is free text, which has no grid of values to set every row to")
+    grid = value_grid(s, categorical=cat) if grid is None else list(grid)
+    if len(grid) < 2:   # nothing to vary: say why instead of scoring
+        k = s.nunique()
+        why = ("all its values are missing" if k == 0 else "it has a single value" if k == 1 else
+               "it has fewer than two distinct values between its 5th and 95th percentiles")
+        return dict(column=column, kind=kind, grid=list(grid), mean=[], ice=[], n_rows=0, skipped=why)
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(sc.X), size=min(n_rows, len(sc.X)), replace=False)
     base = sc.X.iloc[idx]
@@ -179,33 +202,38 @@ def partial_dependence(sc: Scored, column: str, grid: list | None = None, n_rows
     p = sc.proba(big)
     if p.ndim == 2: p = p[:, sc.classes.index(cls if cls is not None else sc.classes[-1])]
     P = p.reshape(len(grid), len(base))
-    return dict(column=column, kind="categorical" if cat else "numeric", grid=list(grid), mean=P.mean(1).tolist(),
+    return dict(column=column, kind=kind, grid=list(grid), mean=P.mean(1).tolist(),
                 ice=P[:, :n_ice].T.tolist(), n_rows=len(base))
 
-# %% ../nbs/26_drivers.ipynb #16f8dd1e
+# %% ../nbs/26_drivers.ipynb #3d866748
 def _fv(x) -> str:
+    if isinstance(x, (pd.Timestamp, np.datetime64)):
+        t = pd.Timestamp(x)
+        return t.strftime("%Y-%m-%d") if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M") + (f" {t.tzname()}" if t.tz is not None else "")
     if isinstance(x, (int, float, np.integer, np.floating)): return fmt_num(float(x), 2)
     return str(x)
 
 def describe_effect(pd_: dict, label: str = "the predicted probability", min_change: float = 0.01) -> str:
     "A sentence on the direction and size of a partial-dependence curve (plain text, not escaped)."
     g, m, c = pd_["grid"], np.asarray(pd_["mean"], float), pd_["column"]
-    if len(g) < 2: return f"{label} cannot be described for {c} (fewer than two values)."
+    if len(g) < 2 or len(m) < 2:
+        return f"{label} is not described for {c}: {pd_.get('skipped') or 'it has fewer than two distinct values'}."
     if m.max() - m.min() < min_change:
         return f"{label} barely changes with {c} (by at most {m.max() - m.min():.3f})."
     if pd_["kind"] == "categorical":
         hi, lo = int(m.argmax()), int(m.argmin())
         return f"{label} is highest for {c} = {_fv(g[hi])} ({m[hi]:.2f}) and lowest for {_fv(g[lo])} ({m[lo]:.2f})."
     a, b = m[0], m[-1]
-    if b >= a: s = f"{label} rises from {a:.2f} to {b:.2f} as {c} increases from {_fv(g[0])} to {_fv(g[-1])}"
-    else: s = f"{label} rises from {b:.2f} to {a:.2f} as {c} drops from {_fv(g[-1])} to {_fv(g[0])}"
+    up, down = ("moves later", "moves earlier") if pd_["kind"] == "datetime" else ("increases", "drops")
+    if b >= a: s = f"{label} rises from {a:.2f} to {b:.2f} as {c} {up} from {_fv(g[0])} to {_fv(g[-1])}"
+    else: s = f"{label} rises from {b:.2f} to {a:.2f} as {c} {down} from {_fv(g[-1])} to {_fv(g[0])}"
     k = int(m.argmax()) if b >= a else int(m.argmin())
     hi, lo = int(m.argmax()), int(m.argmin())
     if 0 < hi < len(m) - 1 and m[hi] - max(a, b) >= min_change: s += f", peaking at {m[hi]:.2f} near {c} = {_fv(g[hi])}"
     elif 0 < lo < len(m) - 1 and min(a, b) - m[lo] >= min_change: s += f", lowest ({m[lo]:.2f}) near {c} = {_fv(g[lo])}"
     return s + "."
 
-# %% ../nbs/26_drivers.ipynb #8f46de5d
+# %% ../nbs/26_drivers.ipynb #29d5e7c2
 @dataclass
 class Drivers:
     "Permutation importance with intervals, partial dependence of the top drivers and sentences."
@@ -219,7 +247,8 @@ class Drivers:
     def to_dict(self) -> dict:
         from insight_nb.evaluate import _py
         return _py(dict(meta=self.meta, importance=self.importance.to_dict(orient="records"),
-                        partial_dependence={c: {k: v for k, v in d.items() if k != "ice"} for c, d in self.pdp.items()},
+                        partial_dependence={c: {k: ([_fv(x) for x in v] if k == "grid" and d["kind"] == "datetime" else v)
+                                                for k, v in d.items() if k != "ice"} for c, d in self.pdp.items()},
                         sentences=self.sentences))
 
     def figure(self, fig=None):
@@ -237,13 +266,21 @@ class Drivers:
         axs[0].set(xlabel=f"drop in {self.meta.get('scoring', 'score')}", title="Permutation importance")
         for ax, c in zip(axs[1:], cols):
             d = self.pdp[c]
-            x = np.arange(len(d["grid"])) if d["kind"] == "categorical" else np.asarray(d["grid"], float)
+            ax.set(title=_txt(mask_text(c)), ylabel=_txt(mask_text(self.meta.get("label", "probability"))), ylim=(0, 1))
+            if not d["mean"]:
+                ax.text(0.5, 0.5, _txt(f"not described:\n{d.get('skipped', 'fewer than two values')}"), ha="center", va="center",
+                        transform=ax.transAxes, fontsize="small", wrap=True)
+                continue
+            if d["kind"] == "datetime": x = pd.DatetimeIndex(d["grid"]).tz_localize(None).to_numpy()   # the wall-clock dates shown in the sentence
+            else: x = np.arange(len(d["grid"])) if d["kind"] == "categorical" else np.asarray(d["grid"], float)
             for curve in d["ice"]: ax.plot(x, curve, c="grey", lw=0.5, alpha=0.3)
             ax.plot(x, d["mean"], "o-" if d["kind"] == "categorical" else "-", c="C3", lw=2, label="mean (PD)")
             if d["kind"] == "categorical":
                 ax.set_xticks(x); ax.set_xticklabels([_txt(mask_text(str(g)))[:18] for g in d["grid"]], rotation=30, ha="right", fontsize="small")
-            ax.set(title=_txt(mask_text(c)), ylabel=_txt(mask_text(self.meta.get("label", "probability"))), ylim=(0, 1))
-        axs[-1].legend(loc="best", fontsize="small")
+            if d["kind"] == "datetime":
+                from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+                loc = AutoDateLocator(); ax.xaxis.set_major_locator(loc); ax.xaxis.set_major_formatter(ConciseDateFormatter(loc))
+        if axs[-1].get_legend_handles_labels()[0]: axs[-1].legend(loc="best", fontsize="small")
         return fig
 
     def findings(self):

@@ -16,8 +16,8 @@ from .findings import Finding, evidence, finding_generator, findings as run_find
 from .drivers import class_of_interest
 
 # %% auto #0
-__all__ = ['Condition', 'conditions', 'wilson', 'Segments', 'segment_findings', 'find_segments', 'honest_proba', 'segments',
-           'Clusters', 'cluster_findings', 'clusters']
+__all__ = ['SEGMENT_COLUMNS', 'Condition', 'conditions', 'wilson', 'segment_table', 'Segments', 'segment_findings',
+           'find_segments', 'honest_proba', 'segments', 'Clusters', 'cluster_findings', 'clusters']
 
 # %% ../nbs/27_segments.ipynb #e1e23292
 @dataclass
@@ -74,7 +74,7 @@ def wilson(k, n, z: float = 1.96):
         h = z * np.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2)) / den
     return mid - h, mid + h
 
-# %% ../nbs/27_segments.ipynb #d3a6e317
+# %% ../nbs/27_segments.ipynb #aef44496
 def _mean_ci(s, s2, n, z: float = 1.96):
     "Normal interval of a mean from its sum `s`, sum of squares `s2` and count `n`."
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -90,16 +90,34 @@ def _stats(M: np.ndarray, v: np.ndarray, kind: str):
     lo, hi = wilson(s, n) if kind != "error" else _mean_ci(s, (v ** 2) @ M, n)
     return n, val, lo, hi
 
+SEGMENT_COLUMNS = {"kind": object, "segment": object, "n_conditions": "int64", "conditions": object, "n": "int64", "support": float,
+                   "value": float, "lo": float, "hi": float, "lift": float, "holdout_n": "int64", "holdout_value": float,
+                   "holdout_lo": float, "holdout_hi": float, "holdout_lift": float, "kept": bool, "reason": object}
+
+def segment_table(rows: list) -> pd.DataFrame:
+    "The table of checked segments from a list of row dicts: always `SEGMENT_COLUMNS` with their dtypes, even with no rows."
+    t = pd.DataFrame(rows, columns=list(SEGMENT_COLUMNS))
+    return t.astype(SEGMENT_COLUMNS) if len(t) == 0 else t.astype({"kept": bool})
+
 @dataclass
 class Segments:
     "Segments that stood out on the discovery rows, those confirmed on held-out rows, and those dropped."
     table: pd.DataFrame            # one row per candidate checked: kind, segment, discovery and holdout stats, kept, reason
     meta: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        if len(self.table) == 0: self.table = self.table.reindex(columns=list(dict.fromkeys([*SEGMENT_COLUMNS, *self.table.columns])))
+        if len(self.table) == 0: self.table = self.table.astype({c: t for c, t in SEGMENT_COLUMNS.items() if c in self.table})
+        self.table = self.table.astype({"kept": bool})
+
+    def _rows(self, keep: bool) -> pd.DataFrame:
+        "The rows whose `kept` is `keep`, with every column of the table (a boolean mask, so an empty table still selects rows)."
+        m = self.table["kept"].to_numpy(bool)
+        return self.table.loc[m if keep else ~m].reset_index(drop=True)
     @property
-    def kept(self) -> pd.DataFrame: return self.table[self.table.kept].reset_index(drop=True)
+    def kept(self) -> pd.DataFrame: return self._rows(True)
     @property
-    def dropped(self) -> pd.DataFrame: return self.table[~self.table.kept].reset_index(drop=True)
+    def dropped(self) -> pd.DataFrame: return self._rows(False)
 
     def to_dict(self) -> dict:
         from insight_nb.evaluate import _py
@@ -148,7 +166,7 @@ class Segments:
         if len(self.kept): out += f'<img src="data:image/png;base64,{fig_to_png(self.figure())}" alt="segments figure"/>'
         return f'<div class="insight-segments">{out}</div>'
 
-# %% ../nbs/27_segments.ipynb #8ab75490
+# %% ../nbs/27_segments.ipynb #b5d1e75b
 @finding_generator(Segments)
 def segment_findings(s, k: int = 2) -> list:
     "The riskiest and safest confirmed segments, and where the model errs most."
@@ -163,7 +181,7 @@ def segment_findings(s, k: int = 2) -> list:
             sev_ = "medium" if kind == "high" and r.holdout_lift >= 2 else ("low" if kind == "high" else sev)
             out.append(Finding(f"{what[kind]}: {r.segment}", text, "segment", sev_, abs(np.log(max(r.holdout_lift, 1e-6))),
                                evidence(metric, r.holdout_value, (r.holdout_lo, r.holdout_hi), r.holdout_n, lift=r.holdout_lift)))
-    n_drop = int((~s.table.kept).sum())
+    n_drop = len(s.dropped)
     if n_drop:
         out.append(Finding(f"{n_drop} segment(s) did not hold on held-out rows", "They looked strong on the discovery rows only and are not reported as findings.",
                            "segment", "info", 0, evidence("segments dropped", n_drop, n=m.get("n_holdout"))))
@@ -246,8 +264,7 @@ def find_segments(X: pd.DataFrame, y01, proba=None, discovery=None, holdout=None
                              n=kd, support=kd / nd, value=float(vd_), lo=float(lo_d), hi=float(hi_d), lift=float(vd_ / base_d) if base_d else np.nan,
                              holdout_n=kh, holdout_value=float(vh_), holdout_lo=float(lo_h), holdout_hi=float(hi_h),
                              holdout_lift=float(lift_h), kept=kept, reason=reason))
-    table = pd.DataFrame(rows, columns=["kind", "segment", "n_conditions", "conditions", "n", "support", "value", "lo", "hi", "lift", "holdout_n",
-                                        "holdout_value", "holdout_lo", "holdout_hi", "holdout_lift", "kept", "reason"])
+    table = segment_table(rows)
     meta = dict(label=label, n_discovery=len(discovery), n_holdout=len(holdout), base_rate=float(yd.mean()),
                 holdout_base_rate=float(yh.mean()), n_conditions=m, min_support=min_support, min_lift=min_lift, seed=seed,
                 base_error=float(outcomes["error"][1].mean()) if "error" in outcomes else None)

@@ -18,12 +18,12 @@ from .findings import SEVERITY, Finding, Findings, evidence, finding_generator
 from .publish import write_json
 
 # %% auto #0
-__all__ = ['FAILED_KEY', 'FAULT_ENV', 'METRIC_NAMES', 'best_evaluation', 'BusinessThreshold', 'business_threshold', 'Skipped',
-           'chosen_class', 'report_drivers', 'report_segments', 'report_targeting', 'report_fairness', 'one_line',
-           'Failed', 'failed_section_findings', 'show_section', 'section', 'failed_sections', 'ReportContext',
-           'best_model_findings', 'too_few_cases_findings', 'tie_findings', 'failed_model_findings', 'gap_findings',
-           'balance_findings', 'threshold_findings', 'report_findings', 'insight_metrics', 'report_metrics',
-           'write_outputs']
+__all__ = ['FAILED_KEY', 'FAULT_ENV', 'METRIC_NAMES', 'OUTPUTS_TRACEBACK', 'best_evaluation', 'BusinessThreshold',
+           'business_threshold', 'Skipped', 'chosen_class', 'report_drivers', 'report_segments', 'report_targeting',
+           'report_fairness', 'one_line', 'Failed', 'failed_section_findings', 'show_section', 'section',
+           'failed_sections', 'ReportContext', 'best_model_findings', 'too_few_cases_findings', 'tie_findings',
+           'failed_model_findings', 'gap_findings', 'balance_findings', 'threshold_findings', 'report_findings',
+           'insight_metrics', 'section_metrics', 'report_metrics', 'write_outputs']
 
 # %% ../nbs/40_steps.ipynb #ceac2b37
 def best_evaluation(board):
@@ -376,7 +376,7 @@ def report_findings(recipe: Recipe | None = None, ds=None, board=None, *results)
     "All findings of a report: its context, the data, and each further result (threshold, drivers, segments, ...), ranked."
     return _findings.findings(ReportContext(recipe, ds, board), ds, *[r for r in results if r is not None])
 
-# %% ../nbs/40_steps.ipynb #2033e5ab
+# %% ../nbs/40_steps.ipynb #e0d1f2a9
 def _extra_test_metrics(ev) -> dict:
     "Metrics every report has: macro F1 for binary tasks too."
     if ev.task != "binary": return {}
@@ -396,13 +396,26 @@ def insight_metrics(result) -> dict | None:
         return dict(meta=result.meta, kept=result.kept[cols].to_dict(orient="records"), n_dropped=int((~result.table.kept).sum()))
     return result.to_dict()
 
+OUTPUTS_TRACEBACK = "report.ipynb, in the output of the outputs cell (write_outputs)"
+
+def section_metrics(name: str, result, failed: list | None = None):
+    """The metrics.json entry of section `name` (`insight_metrics`). If building it raises, the section is recorded as failed
+    instead of sinking the outputs: its `Failed` (appended to `failed`) stands in its place, the traceback goes to stderr."""
+    try: return jsonable(insight_metrics(result))
+    except Exception as e:
+        f = _failed(name, e)
+        f.error, f.traceback_at = f"{f.error} (while writing its metrics.json entry)", OUTPUTS_TRACEBACK
+        if failed is not None: failed.append(f)
+        return f.to_dict()
+
 def report_metrics(recipe: Recipe, ds=None, board=None, threshold: BusinessThreshold | None = None, timings: dict | None = None,
-                   **insights) -> dict:
+                   failed: list | None = None, **insights) -> dict:
     """The metrics.json contract: `task`, `target`, `positive_class`, `recipe` (as the kernel saw it), `classes`, `n_rows`, `n_features`, `data` (fingerprint),
     `primary_metric`, `protocol`, `models` (name: the leaderboard label; model and
     params: the registry name and its parameters as data; status, cv, cv_ci, test, test_ci, fit_seconds), `best_model`, `test`
     (the best model's test metrics, f1_macro included), `test_ci`, `threshold`, `timings`; and one key per insight given
-    (`drivers`, `segments`, `targeting`, `fairness`, `history`)."""
+    (`drivers`, `segments`, `targeting`, `fairness`, `history`). A section whose entry cannot be built (see `section_metrics`)
+    gets its `Failed` entry, and the `Failed` is appended to `failed`."""
     d = dict(schema_version=1, task=None, target=recipe.target, positive_class=recipe.positive_class, recipe=recipe.to_dict())
     if ds is not None:
         d.update(task=ds.task, target=ds.target, positive_class=ds.positive_class, classes=ds.classes, n_rows=len(ds),
@@ -416,9 +429,9 @@ def report_metrics(recipe: Recipe, ds=None, board=None, threshold: BusinessThres
         best = next((m for m in models if m["name"] == board.best), {})
         d.update(primary_metric=board.primary, protocol=board.protocol, models=models, best_model=board.best,
                  test=best.get("test") or {}, test_ci=best.get("test_ci") or {})
-    if threshold is not None: d["threshold"] = threshold.to_dict()
+    if threshold is not None: d["threshold"] = section_metrics("threshold", threshold, failed)
     for k, v in insights.items():
-        if v is not None: d[k] = insight_metrics(v)
+        if v is not None: d[k] = section_metrics(k, v, failed)
     d["timings"] = dict(timings or {})
     return jsonable(d)
 
@@ -426,12 +439,16 @@ def write_outputs(recipe: Recipe, ds=None, board=None, threshold: BusinessThresh
                   segments=None, targeting=None, fairness=None, history=None, evaluation=None) -> Findings:
     """Write `metrics.json`, `findings.json` and (with data) `reference.json` into `out_dir`; returns the findings (they
     display as a ranked table). A section given as `Failed` adds a high finding; `evaluation` is read only for that
-    (the test metrics come from `board`)."""
+    (the test metrics come from `board`). A section whose metrics.json entry cannot be built fails alone: its error box is
+    shown here (so `run_report` publishes the report as partial), it gets a high finding, and the rest is written."""
     from insight_nb.history import reference_summary
     out = Path(out_dir)
     insights = dict(drivers=drivers, segments=segments, targeting=targeting, fairness=fairness, history=history)
-    fs = report_findings(recipe, ds, board, threshold, *insights.values(), evaluation if isinstance(evaluation, Failed) else None)
-    write_json(out / "metrics.json", report_metrics(recipe, ds, board, threshold, **insights))
+    failed = []
+    metrics = report_metrics(recipe, ds, board, threshold, failed=failed, **insights)
+    for f in failed: _display(f)
+    fs = report_findings(recipe, ds, board, threshold, *insights.values(), evaluation if isinstance(evaluation, Failed) else None, *failed)
+    write_json(out / "metrics.json", metrics)
     d = fs.to_dict()
     for i, f in enumerate(d["findings"]): f["rank"] = i + 1
     write_json(out / "findings.json", dict(schema_version=2, **d))
