@@ -235,3 +235,113 @@ def test_resume_with_other_data_or_settings_raises():
     # an unfitted model: resume=True is a plain fit (sklearn's warm_start semantics)
     fresh = TorchTabularClassifier(hidden=(8,), epochs=2, seed=0, schedule=None).fit(X, y, schema=sch, resume=True)
     assert _strip(fresh.history_) == _strip(clf.history_)
+
+
+# ---- TorchTabularRegressor: the classifier's settings and training, a numeric target
+
+def regression_table(n=1000, seed=0, log=False):
+    "y = 3*x1 - 2*x2 + a category effect + noise (plus 50, so units matter); log=True: a lognormal target."
+    rng = np.random.default_rng(seed)
+    levels = [f"g{i}" for i in range(8)]
+    X = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n), "g": rng.choice(levels, n)})
+    lin = 3 * X.x1 - 2 * X.x2 + X.g.map(dict(zip(levels, np.linspace(-2, 2, 8)))) + rng.normal(size=n)
+    return X, pd.Series(np.exp(0.2 * lin) * 100 if log else 50 + lin, name="y")
+
+
+def _ridge_r2(X, y, tr, te):
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    ridge = make_pipeline(make_column_transformer((StandardScaler(), ["x1", "x2"]), (OneHotEncoder(), ["g"])), Ridge(alpha=1.0))
+    return r2_score(y.iloc[te], ridge.fit(X.iloc[tr], y.iloc[tr]).predict(X.iloc[te]))
+
+
+@pytest.mark.parametrize("model", ["mlp", "logreg"])
+def test_regressor_matches_ridge_in_the_targets_units(model):
+    from insight_nb.models import TorchTabularRegressor
+    X, y = regression_table()
+    tr, te = np.arange(800), np.arange(800, 1000)
+    reg = TorchTabularRegressor(model=model).fit(X.iloc[tr], y.iloc[tr])
+    r2, r2_ridge = reg.score(X.iloc[te], y.iloc[te]), _ridge_r2(X, y, tr, te)
+    assert r2 >= 0.9 and abs(r2 - r2_ridge) < 0.05, (r2, r2_ridge)
+    pred = reg.predict(X.iloc[te])
+    assert pred.dtype == np.float64 and pred.shape == (200,)
+    assert abs(pred.mean() - y.iloc[te].mean()) < 0.1 * y.iloc[te].std()
+    assert reg.mean_ == pytest.approx(y.iloc[tr].mean()) and reg.std_ == pytest.approx(y.iloc[tr].std(ddof=0))
+    assert reg.log_target_ is False and reg.architecture_["n_classes"] == 1
+    assert {"train_loss", "valid_loss", "r2"} <= set(reg.history_[0]) and reg.n_valid_ == 120
+
+
+def test_regressor_shares_the_classifiers_settings_and_clones():
+    from sklearn.base import clone
+    from insight_nb.models import TorchTabularRegressor
+    c, r = TorchTabularClassifier().get_params(), TorchTabularRegressor().get_params()
+    assert {k: v for k, v in c.items() if k != "class_weight"} == {k: v for k, v in r.items() if k != "log_target"}
+    assert r["log_target"] is False
+    est = TorchTabularRegressor(hidden=(16,), epochs=3, log_target="auto")
+    copy = clone(est)
+    assert copy is not est and copy.get_params() == est.get_params()
+    assert set(vars(TorchTabularRegressor())) == set(r)                        # nothing learned before fit
+    assert "log_target='auto'" in repr(est) and "epochs=3" in repr(est)
+    X, y = regression_table(300)
+    fitted = clone(est).fit(X, y)
+    learned = set(vars(fitted)) - set(r)
+    assert {"mean_", "std_", "log_target_", "module_", "features_", "history_", "best_epoch_", "n_train_"} <= learned
+    assert all(k.endswith("_") for k in learned if not k.startswith("_")), learned
+    assert not hasattr(clone(fitted), "module_")
+
+
+def test_regressor_early_stopping_and_explicit_valid():
+    from insight_nb.models import TorchTabularRegressor
+    X, y = regression_table()
+    reg = TorchTabularRegressor(epochs=100, early_stopping=2, lr=3e-2, dropout=0.0, weight_decay=0.0, hidden=(128, 64)).fit(
+        X.iloc[:700], y.iloc[:700], valid=(X.iloc[700:850], y.iloc[700:850]))
+    losses = [r["valid_loss"] for r in reg.history_]
+    assert len(losses) < 100 and reg.best_epoch_ == int(np.argmin(losses))
+    assert reg.learner_.validate()["valid_loss"] == pytest.approx(min(losses), rel=1e-5)
+    assert (reg.n_train_, reg.n_valid_) == (700, 150)
+
+
+def test_regressor_log_target():
+    from insight_nb.models import TorchTabularRegressor, use_log_target
+    X, y = regression_table(log=True)
+    tr, te = np.arange(800), np.arange(800, 1000)
+    reg = TorchTabularRegressor(log_target="auto").fit(X.iloc[tr], y.iloc[tr])
+    assert reg.log_target_ is True and reg.mean_ == pytest.approx(np.log1p(y.iloc[tr]).mean())
+    pred = reg.predict(X.iloc[te])
+    assert (pred > 0).all() and reg.score(X.iloc[te], y.iloc[te]) > 0.8
+    assert use_log_target(regression_table()[1], "auto") is False          # symmetric target: no log
+    assert use_log_target(np.r_[0.0, y], "auto") is True                   # a zero is fine for log1p
+    with pytest.raises(InsightError, match="negative values"): TorchTabularRegressor(log_target=True, epochs=1).fit(X, y - 200)
+
+
+def test_regressor_deterministic_and_resumable():
+    from insight_nb.models import TorchTabularRegressor
+    X, y = regression_table(400)
+    kw = dict(hidden=(16, 8), epochs=4, seed=2, early_stopping=10, device="cpu")
+    full = TorchTabularRegressor(**kw).fit(X, y)
+    np.testing.assert_array_equal(full.predict(X), TorchTabularRegressor(**kw).fit(X, y).predict(X))
+    part = TorchTabularRegressor(**kw, callbacks=(_CancelAt(2, 1),)).fit(X, y)
+    assert part.learner_.cancelled and part.epochs_done_ == 2 and part.resumable
+    part.set_params(callbacks=()).fit(X, y, resume=True)
+    assert _strip(part.history_) == _strip(full.history_) and _same_weights(part, full)
+    with pytest.raises(InsightError, match="settings changed.*log_target"): part.set_params(log_target=True).fit(X, y, resume=True)
+
+
+def test_regressor_errors():
+    from insight_nb.models import TorchTabularRegressor
+    X, y = regression_table(200)
+    with pytest.raises(InsightError, match="not fitted"): TorchTabularRegressor().predict(X)
+    with pytest.raises(InsightError, match="log_target='log' must be true, false or 'auto'"): TorchTabularRegressor(log_target="log").fit(X, y)
+    with pytest.raises(InsightError, match="epochs=0"): TorchTabularRegressor(epochs=0).fit(X, y)
+    with pytest.raises(InsightError, match="not numbers"): TorchTabularRegressor(epochs=1).fit(X, y.astype(object).where(y > 50, "low"))
+    with pytest.raises(InsightError, match="missing"): TorchTabularRegressor(epochs=1).fit(X, y.where(y > 45))
+    with pytest.raises(InsightError, match="distinct value"): TorchTabularRegressor(epochs=1).fit(X, pd.Series(np.ones(len(X))))
+    with pytest.raises(InsightError, match="rows"): TorchTabularRegressor(epochs=1).fit(X, y.iloc[:10])
+    with pytest.raises(InsightError, match="DataFrame"): TorchTabularRegressor().fit(X.to_numpy(), y)
+    with pytest.raises(TypeError, match="class_weight"): TorchTabularRegressor(class_weight="balanced")
+    fitted = TorchTabularRegressor(epochs=1).fit(X, y)
+    with pytest.raises(InsightError, match="DataFrame"): fitted.predict(X.to_numpy())
+    assert fitted.predict(X.iloc[:0]).shape == (0,)
