@@ -37,7 +37,7 @@ def _jsonable(v):
     if isinstance(v, dict): return {str(k): _jsonable(x) for k, x in v.items()}
     return f"<{type(v).__name__}>"
 
-# %% ../nbs/32_artifact.ipynb #8d5a901e
+# %% ../nbs/32_artifact.ipynb #7adcf018
 def _python_fix(e: InsightError) -> InsightError:
     "The same error for a Python caller: `force=True` and `path` instead of the command line's `--force` and `--out`."
     py = lambda t: t.replace("--force", "force=True").replace("--out", "path") if t else t
@@ -54,6 +54,9 @@ def save_model(model, path, dataset=None, metrics: dict | None = None, force: bo
     from insight_nb.learner import model_signature
     if not hasattr(model, "module_"):
         raise InsightError("the model is not fitted.", where="save_model", fix="fit it first (or load_model an artifact).")
+    if not hasattr(model, "classes_"):   # a regressor: its folder format (target scale, no classes) is not written yet
+        raise InsightError(f"saving a {type(model).__name__} is not supported yet: model folders hold classifiers only.", where="save_model",
+                           fix="score new rows in this session with model.predict(X), or save a TorchTabularClassifier.")
     try: out = check_out(path, force=force, flag="path", what="model", command="save_model")
     except InsightError as e: raise _python_fix(e) from None
     tmp = staging_dir(out)
