@@ -18,11 +18,11 @@ from .core import InsightError, did_you_mean
 from .recipe import Recipe
 
 # %% auto #0
-__all__ = ['SETUP_CELL', 'REPORT_CELLS', 'EXTRA_HELP', 'TEMPLATES', 'TEMPLATE_DIR', 'ReportCell', 'parameters_source',
-           'new_template', 'write_notebook', 'build_template', 'sync_templates', 'template_path', 'template_parameters',
-           'parameters_schema']
+__all__ = ['SETUP_CELL', 'REPORT_CELLS', 'EXTRA_HELP', 'REGRESSION_MARKDOWN', 'TEMPLATES', 'TEMPLATE_DIR', 'ReportCell',
+           'parameters_source', 'new_template', 'write_notebook', 'build_template', 'sync_templates', 'template_path',
+           'template_parameters', 'parameters_schema']
 
-# %% ../nbs/41_cells.ipynb #0ef2c948
+# %% ../nbs/41_cells.ipynb #5d523944
 @dataclass
 class ReportCell:
     "A reusable (markdown, code) pair; `needs` are the cells that must come before it; `params`: extra template parameters it reads."
@@ -61,7 +61,7 @@ REPORT_CELLS = {
         "separate the models.",
         "from insight_nb.compare import compare\n\n"
         "board = compare(ds, recipe.models, cv=recipe.cv, test=recipe.test, seed=recipe.seed, time_budget=recipe.time_budget,\n"
-        "                n_boot=recipe.n_boot, show=True)", needs=("profile",), stage="compare"),
+        "                n_boot=recipe.n_boot, interval_level=recipe.interval_level, show=True)", needs=("profile",), stage="compare"),
     "evaluation": ReportCell(
         "## The best model on unseen data\n\nThe model chosen by cross-validation, refitted on all non-test rows, is scored once on "
         "the test split it has never seen. Intervals are 95% bootstrap intervals over the test rows. The figures show how well it "
@@ -111,7 +111,7 @@ REPORT_CELLS = {
         _outputs_code, needs=("profile",), stage="outputs"),
 }
 
-# %% ../nbs/41_cells.ipynb #fe619342
+# %% ../nbs/41_cells.ipynb #aee2c439
 EXTRA_HELP = {"previous_run": "the folder of the run to compare with (run_report sets it to the output folder when a previous run is there)"}
 
 def _cell_id(*parts) -> str:
@@ -131,8 +131,9 @@ def parameters_source(params: dict) -> str:
     return "\n".join(lines)
 
 def new_template(cells, path=None, title: str | None = None, name: str | None = None, defaults: dict | None = None,
-                 intro: str | None = None):
-    "A report template notebook from `cells` (names in `REPORT_CELLS`), written to `path` when given."
+                 intro: str | None = None, markdown: dict | None = None):
+    """A report template notebook from `cells` (names in `REPORT_CELLS`), written to `path` when given. `markdown`:
+    `{cell: text}` replacing a cell's explanation (the code stays the cell's own)."""
     import nbformat
     cells = [c.strip() for c in (cells.split(",") if isinstance(cells, str) else cells) if c.strip()]
     if not cells: raise InsightError("no cells were named.", where="new_template", fix=f"name some of {list(REPORT_CELLS)}.")
@@ -155,10 +156,12 @@ def new_template(cells, path=None, title: str | None = None, name: str | None = 
     code = lambda src, i, tags: nbformat.v4.new_code_cell(src, id=_cell_id(name, i, "code"), metadata={"tags": tags})
     nb.cells = [md(intro, "intro"), code(parameters_source(params), "parameters", ["parameters"]),
                 code(SETUP_CELL.code, "setup", ["stage-setup"])]
+    unknown = sorted(set(markdown or {}) - set(cells))
+    if unknown: raise InsightError(f"markdown names cells the template does not have: {unknown}.", where="new_template", fix=f"name some of {cells}.")
     for c in cells:
         rc = REPORT_CELLS[c]
         src = rc.code(cells) if callable(rc.code) else rc.code
-        nb.cells += [md(rc.markdown, c), code(src, c, [f"stage-{rc.stage or c}"])]
+        nb.cells += [md((markdown or {}).get(c, rc.markdown), c), code(src, c, [f"stage-{rc.stage or c}"])]
     if path is not None: write_notebook(nb, path)
     return nb
 
@@ -169,19 +172,45 @@ def write_notebook(nb, path) -> Path:
     path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
-# %% ../nbs/41_cells.ipynb #a6fe170b
+# %% ../nbs/41_cells.ipynb #4b2f7e89
+REGRESSION_MARKDOWN = {   # the regression report's explanations of the shared cells (a number as the target)
+    "profile": "## The data\n\nThe table is loaded, each column gets a role (numeric, categorical, text, identifier, ...), and the cleaning "
+               "steps are listed. The target is a number, so the report predicts its value (a regression). The profile shows every "
+               "column's distribution and missing values. Data warnings are repeated in the findings at the end.",
+    "compare": "## Model comparison\n\nEvery candidate model is trained and scored under one protocol: a random held-out test split, "
+               "and shuffled k-fold cross-validation on the other rows. Models are ranked by the cross-validated R² (the share of the "
+               "target's variance the predictions explain: 1 is perfect, 0 is no better than always predicting the average) with a 95% "
+               "interval over folds; ★ marks the best. RMSE is the typical error in the target's own units. When intervals overlap, "
+               "the data do not separate the models.",
+    "evaluation": "## The best model on unseen data\n\nThe model chosen by cross-validation, refitted on all non-test rows, is "
+                  "scored once on the test split it has never seen: RMSE, MAE and R² (and MAPE when the target stays away from zero), "
+                  "with 95% bootstrap intervals over the test rows. Each prediction comes with an interval: the prediction ± a "
+                  "half-width taken from the model's own out-of-fold errors on the cross-validation rows (split conformal, at the "
+                  "recipe's `interval_level`); the coverage is the share of test values that fell inside. The figures show the "
+                  "predicted against the actual values, and the errors against the prediction.",
+    "drivers": "## What drives the prediction\n\nHow much the best model's test error (RMSE) grows when one column is shuffled "
+               "(permutation importance, with an interval over the shuffles), and how the predicted value moves with each of the top "
+               "columns (partial dependence: the red line is the average, grey lines single rows). These describe the model, not causes.",
+    "segments": "## Where the target is high or low\n\nGroups described by one or two conditions whose average target is far from "
+                "the overall average, and groups where the model's errors are largest. They are searched on half of the test rows and "
+                "kept only when they hold on the other half, so a group that looks extreme by chance is dropped.",
+}
+
 TEMPLATES = {
     "tabular_report": dict(cells=["profile", "compare", "evaluation", "threshold", "drivers", "segments", "targeting", "fairness", "history",
                                   "outputs"], title="Customer insight report", defaults={}),
     "text_report": dict(cells=["profile", "compare", "evaluation", "history", "outputs"], title="Text classification report",
                         defaults=dict(source="demo:banking77", target="category", models=["sk_tfidf_logreg"])),
+    "regression_report": dict(cells=["profile", "compare", "evaluation", "drivers", "segments", "outputs"], title="Regression report",
+                              defaults=dict(source="demo:telco_churn", target="MonthlyCharges", models=["sk_ridge", "sk_hgb", "torch_mlp"]),
+                              markdown=REGRESSION_MARKDOWN),
 }
 TEMPLATE_DIR = Path(str(importlib.resources.files("insight_nb") / "templates"))
 
 def build_template(name: str, path=None):
     "The shipped template `name`, built from `TEMPLATES`."
     spec = TEMPLATES[name]
-    return new_template(spec["cells"], path, title=spec["title"], name=name, defaults=spec["defaults"])
+    return new_template(spec["cells"], path, title=spec["title"], name=name, defaults=spec["defaults"], markdown=spec.get("markdown"))
 
 def sync_templates(src="nbs/templates", dst="insight_nb/templates") -> list:
     "Rebuild every shipped template into `src` (with a `.notest` marker) and copy it into the package folder `dst`."

@@ -139,7 +139,7 @@ def _profile_cmd(ns) -> int:
 _REPORT_ARGS = [
     (["data"], dict(nargs="?", default=None, help="a CSV/TSV/Parquet/JSONL/Excel file, or demo:telco_churn / demo:banking77 (default: the recipe's source)")),
     (["--target"], dict(default=None, help="the target column (demo data knows its own)")),
-    (["--template"], dict(default=None, help="tabular_report (default), text_report, or a template .ipynb path")),
+    (["--template"], dict(default=None, help="tabular_report, text_report, regression_report or a template .ipynb path (default: chosen from the data)")),
     (["-p", "--param"], dict(action="append", default=[], metavar="KEY=VALUE", help="a template parameter (a recipe field, listed below; "
                              "`insight-nb schema` prints them all as JSON Schema), e.g. -p cv=3 -p 'models=[sk_logreg, {torch_mlp: {epochs: 5}}]' (repeatable)")),
     (["--config"], dict(default=None, help="a recipe YAML file; -p values override it")),

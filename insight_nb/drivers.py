@@ -16,13 +16,13 @@ from .privacy import show
 from .findings import Finding, evidence, finding_generator, findings as run_findings
 
 # %% auto #0
-__all__ = ['Scored', 'class_of_interest', 'scored', 'permutation_table', 'value_grid', 'partial_dependence', 'describe_effect',
-           'Drivers', 'drivers_findings', 'drivers']
+__all__ = ['REGRESSION_SCORING', 'Scored', 'value_format', 'class_of_interest', 'scored', 'importance_label', 'permutation_table',
+           'value_grid', 'partial_dependence', 'describe_effect', 'Drivers', 'drivers_findings', 'drivers']
 
-# %% ../nbs/26_drivers.ipynb #8b8ba73d
+# %% ../nbs/26_drivers.ipynb #d342cbea
 @dataclass
 class Scored:
-    "A fitted model, the rows it is explained on, their labels and the class order."
+    "A fitted model, the rows it is explained on, their labels and the class order (regression: no classes)."
     model: object
     X: pd.DataFrame
     y: np.ndarray | None
@@ -33,7 +33,7 @@ class Scored:
     schema: object = None
 
     @property
-    def task(self) -> str: return "binary" if len(self.classes) == 2 else "multiclass"
+    def task(self) -> str: return "regression" if not self.classes else "binary" if len(self.classes) == 2 else "multiclass"
     @property
     def y01(self) -> np.ndarray:
         "Binary labels as 0/1 (1 = positive class)."
@@ -44,9 +44,29 @@ class Scored:
         from insight_nb.estimators import positive_proba
         return positive_proba(self.model, self.X if X is None else X, self.classes)
 
+    def predicted(self, X: pd.DataFrame | None = None, cls=None) -> np.ndarray:
+        "The quantity explained, one value per row: the predicted value (regression), else the probability of the positive class or of `cls`."
+        X = self.X if X is None else X
+        if self.task == "regression": return np.asarray(self.model.predict(X), dtype=float).ravel()
+        p = self.proba(X)
+        return p[:, self.classes.index(cls if cls is not None else self.classes[-1])] if p.ndim == 2 else p
+
     def target_label(self, cls=None) -> str:
-        "How the predicted quantity is named in sentences: always with its class (multiclass: `cls`, the class of interest)."
+        "How the predicted quantity is named in sentences: always with its class (multiclass: `cls`, the class of interest); regression: `predicted {target}`."
+        if self.task == "regression": return f"predicted {self.target}"
         return f"P({self.target} = {self.positive_class if self.task == 'binary' else cls})"
+
+def value_format(y=None, scale: float | None = None) -> callable:
+    """A formatter for values in the units of a numeric target `y` (or of spread `scale`): decimals from the spread (two
+    below its order of magnitude, none for large amounts), thousands separated: a spread of 5 gives `12.35`, of 50,000 `180,123`."""
+    if scale is None:
+        v = np.asarray(y, dtype=float)
+        v = v[np.isfinite(v)]
+        scale = float(v.std()) if len(v) > 1 else 0.0
+        if not scale > 0: scale = float(np.abs(v).mean()) if len(v) and np.abs(v).mean() > 0 else 1.0
+    if not (scale > 0 and np.isfinite(scale)): scale = 1.0
+    d = int(np.clip(2 - np.floor(np.log10(scale)), 0, 6))
+    return lambda x: f"{float(x):,.{d}f}"
 
 def class_of_interest(y, classes, chosen=None) -> tuple:
     """The class whose probability a multiclass insight describes, and why: `chosen` (the recipe's `positive_class`) when
@@ -62,11 +82,20 @@ def class_of_interest(y, classes, chosen=None) -> tuple:
 
 def _is_board(m) -> bool: return hasattr(m, "estimators") and hasattr(m, "best") and hasattr(m, "test_rows")
 
-def scored(model, data, y=None, rows=None, classes=None, positive_class=None, name: str | None = None) -> Scored:
+def _numeric(y) -> bool:
+    "Whether labels `y` are numbers (booleans and strings are not)."
+    v = pd.Series(np.asarray(y))
+    if pd.api.types.is_bool_dtype(v): return False
+    if pd.api.types.is_numeric_dtype(v): return True
+    return bool(v.map(lambda x: isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))).all())
+
+def scored(model, data, y=None, rows=None, classes=None, positive_class=None, name: str | None = None, task: str | None = None) -> Scored:
     """`Scored` from a Leaderboard or estimator and a Dataset or frame.
 
     `data`: a `Dataset` (features, labels and classes from it; `rows` selects positions) or a frame of
-    features (`y` labels or the name of a label column in it; `classes` in model order, binary: negative first)."""
+    features (`y` labels or the name of a label column in it; `classes` in model order, binary: negative first).
+    `task`: `"regression"` explains predicted values (numeric `y`); by default a Dataset's task decides, and on a frame
+    a model with `predict` and no `predict_proba` is taken as a regression model."""
     if _is_board(model):
         best = name or model.best
         if best not in model.estimators:
@@ -74,14 +103,27 @@ def scored(model, data, y=None, rows=None, classes=None, positive_class=None, na
                                fix=did_you_mean(str(best), list(model.estimators), what="model"))
         if rows is None: rows = model.test_rows
         model, name = model.estimators[best][0], best
-    if not hasattr(model, "predict_proba"):
+    is_ds = hasattr(data, "schema") and hasattr(data, "X")
+    if task is None and is_ds and getattr(data, "task", None) == "regression": task = "regression"
+    if task is None and not is_ds and not hasattr(model, "predict_proba") and hasattr(model, "predict"):
+        labels = data[y] if isinstance(y, str) and isinstance(data, pd.DataFrame) and y in data else y
+        if labels is None or _numeric(labels): task = "regression"
+    if task not in (None, "regression", "classification", "binary", "multiclass"):
+        raise InsightError(f"unknown task {task!r}.", where="scored(task=...)", fix="use 'regression' or 'classification' (or leave it out).")
+    reg = task == "regression"
+    if reg and not hasattr(model, "predict"):
+        raise InsightError(f"{type(model).__name__} has no predict.", where="scored(model=...)",
+                           fix="pass a fitted regression model (sklearn pipeline, TorchTabularRegressor) or a Leaderboard.")
+    if not reg and not hasattr(model, "predict_proba"):
         raise InsightError(f"{type(model).__name__} has no predict_proba.", where="scored(model=...)",
-                           fix="pass a fitted classifier (sklearn pipeline, TorchTabularClassifier) or a Leaderboard.")
-    if hasattr(data, "schema") and hasattr(data, "X"):
+                           fix="pass a fitted classifier (sklearn pipeline, TorchTabularClassifier) or a Leaderboard; for a model that predicts numbers, task='regression'.")
+    if is_ds:
         ds = data
         rows = np.arange(len(ds)) if rows is None else np.asarray(rows)
-        return Scored(model, ds.X.iloc[rows].reset_index(drop=True), ds.y.iloc[rows].to_numpy(), ds.classes,
-                      ds.positive_class, ds.target or "target", name or type(model).__name__, ds.schema)
+        yy = ds.y.iloc[rows].to_numpy()
+        if reg: yy = pd.to_numeric(pd.Series(yy), errors="coerce").to_numpy(float)
+        return Scored(model, ds.X.iloc[rows].reset_index(drop=True), yy, [] if reg else ds.classes,
+                      None if reg else ds.positive_class, ds.target or "target", name or type(model).__name__, ds.schema)
     if not isinstance(data, pd.DataFrame):
         raise InsightError(f"expected a Dataset or a DataFrame, got {type(data).__name__}.", where="scored(data=...)")
     X, target = data, "target"
@@ -93,6 +135,10 @@ def scored(model, data, y=None, rows=None, classes=None, positive_class=None, na
     if rows is not None:
         X = X.iloc[np.asarray(rows)]
         y = None if y is None else np.asarray(y)[np.asarray(rows)]
+    if reg:
+        if y is not None and not _numeric(y):
+            raise InsightError("regression needs numeric labels.", where="scored(y=...)", fix="pass the numeric target as y, or a classifier for class labels.")
+        return Scored(model, X.reset_index(drop=True), None if y is None else np.asarray(y, dtype=float), [], None, target, name or type(model).__name__)
     if classes is None:
         classes = [str(c) for c in getattr(model, "classes_", [])] or (sorted(pd.unique(np.asarray(y)).tolist()) if y is not None else [])
     classes = list(classes)
@@ -102,11 +148,20 @@ def scored(model, data, y=None, rows=None, classes=None, positive_class=None, na
     return Scored(model, X.reset_index(drop=True), None if y is None else np.asarray(y), classes, positive_class, target,
                   name or type(model).__name__)
 
-# %% ../nbs/26_drivers.ipynb #b8eb5434
+# %% ../nbs/26_drivers.ipynb #de9e3124
 def _scorer(sc: Scored, scoring: str):
-    "A callable(est, X, y) -> float on top of `predict_proba` (any estimator, any frame)."
+    "A callable(est, X, y) -> float on top of `predict_proba` (any estimator, any frame); regression: on `predict`, higher is better (-RMSE, -MAE, R²)."
     from sklearn import metrics as skm
     from insight_nb.estimators import positive_proba
+    if sc.task == "regression":
+        if scoring not in REGRESSION_SCORING:
+            raise InsightError(f"unknown scoring {scoring!r} for a regression model.", where="drivers(scoring=...)", fix="use rmse, mae or r2.")
+        def score_reg(est, X, y):
+            p = np.asarray(est.predict(X), dtype=float).ravel()
+            if scoring == "rmse": return -float(np.sqrt(np.mean((np.asarray(y, float) - p) ** 2)))
+            if scoring == "mae": return -float(np.mean(np.abs(np.asarray(y, float) - p)))
+            return float(skm.r2_score(y, p))
+        return score_reg
     def score(est, X, y):
         p = positive_proba(est, X, sc.classes)
         if scoring == "roc_auc": return skm.roc_auc_score(y, p)
@@ -119,22 +174,31 @@ def _scorer(sc: Scored, scoring: str):
         raise InsightError(f"unknown scoring {scoring!r}.", where="drivers(scoring=...)", fix="use roc_auc, balanced_accuracy, accuracy or neg_log_loss.")
     return score
 
+REGRESSION_SCORING = ("rmse", "mae", "r2")   # rmse and mae: lower is better, so importance is their increase
+
+def importance_label(scoring: str) -> str:
+    "What an importance measures: the drop in a score, or the increase in an error (rmse, mae)."
+    return f"increase in {scoring}" if scoring in ("rmse", "mae") else f"drop in {scoring}"
+
 class _Predictor:
     "A fitted model without `fit` (a loaded artifact) seen as an sklearn estimator."
     def __init__(self, model): self.model = model
     def fit(self, *args, **kw): return self
     def predict_proba(self, X): return self.model.predict_proba(X)
+    def predict(self, X): return self.model.predict(X)
     def get_params(self, deep=True): return {"model": self.model}
     @property
     def classes_(self): return getattr(self.model, "classes_")
 
 def permutation_table(sc: Scored, n_repeats: int = 5, scoring: str | None = None, seed: int = 0) -> tuple[pd.DataFrame, float, str]:
-    "Importance per original column (mean drop, t-interval over repeats), the unshuffled score and the scoring name."
+    """Importance per original column (mean drop, t-interval over repeats), the unshuffled score and the scoring name.
+    Regression: the mean increase in RMSE (or MAE; drop in R²) and the unshuffled RMSE."""
     from scipy import stats
     from sklearn.inspection import permutation_importance
     if sc.y is None: raise InsightError("importance needs labels.", where="drivers(y=...)", fix="pass a Dataset or y.")
-    scoring = scoring or ("roc_auc" if sc.task == "binary" else "balanced_accuracy")
-    y = sc.y01 if sc.task == "binary" else pd.Categorical(sc.y, categories=sc.classes).codes
+    reg = sc.task == "regression"
+    scoring = scoring or ("rmse" if reg else "roc_auc" if sc.task == "binary" else "balanced_accuracy")
+    y = np.asarray(sc.y, dtype=float) if reg else sc.y01 if sc.task == "binary" else pd.Categorical(sc.y, categories=sc.classes).codes
     if sc.task == "binary" and len(np.unique(y)) < 2:
         raise InsightError("the rows hold a single class, so ROC AUC is undefined.", where="drivers(rows=...)", fix="explain on more rows.")
     score = _scorer(sc, scoring)
@@ -145,9 +209,10 @@ def permutation_table(sc: Scored, n_repeats: int = 5, scoring: str | None = None
                        "hi": r.importances_mean + h, "std": r.importances.std(1)})
     df = df.sort_values("importance", ascending=False, kind="mergesort").reset_index(drop=True)
     df.insert(0, "rank", np.arange(1, len(df) + 1))
-    return df, float(score(sc.model, sc.X, y)), scoring
+    base = float(score(est, sc.X, y))
+    return df, (-base if scoring in ("rmse", "mae") else base), scoring
 
-# %% ../nbs/26_drivers.ipynb #fd35c529
+# %% ../nbs/26_drivers.ipynb #53fd3ef5
 def _is_categorical(s: pd.Series, schema=None) -> bool:
     if schema is not None and s.name in getattr(schema, "columns", {}):
         return schema.columns[s.name].role in ("categorical", "boolean")
@@ -177,7 +242,7 @@ def value_grid(s: pd.Series, n: int = 12, categorical: bool | None = None, max_l
 
 def partial_dependence(sc: Scored, column: str, grid: list | None = None, n_rows: int = 300, n_ice: int = 40,
                        seed: int = 0, cls=None) -> dict:
-    "Partial dependence of the predicted probability on `column`: grid, mean, ICE curves (`n_ice` rows) and kind."
+    "Partial dependence of the predicted probability (regression: the predicted value) on `column`: grid, mean, ICE curves (`n_ice` rows) and kind."
     if column not in sc.X:
         raise InsightError(f"column {column!r} not found.", where="partial_dependence(column=...)", fix=did_you_mean(column, list(sc.X.columns)))
     s = sc.X[column]
@@ -199,13 +264,11 @@ def partial_dependence(sc: Scored, column: str, grid: list | None = None, n_rows
     big = pd.concat([base] * len(grid), ignore_index=True)
     col = np.repeat(np.asarray(grid, dtype=object), len(base))
     big[column] = pd.Series(col, dtype=sc.X[column].dtype) if not cat or sc.X[column].dtype != object else col
-    p = sc.proba(big)
-    if p.ndim == 2: p = p[:, sc.classes.index(cls if cls is not None else sc.classes[-1])]
-    P = p.reshape(len(grid), len(base))
+    P = sc.predicted(big, cls).reshape(len(grid), len(base))
     return dict(column=column, kind=kind, grid=list(grid), mean=P.mean(1).tolist(),
                 ice=P[:, :n_ice].T.tolist(), n_rows=len(base))
 
-# %% ../nbs/26_drivers.ipynb #3d866748
+# %% ../nbs/26_drivers.ipynb #8ceea9c1
 def _fv(x) -> str:
     if isinstance(x, (pd.Timestamp, np.datetime64)):
         t = pd.Timestamp(x)
@@ -213,27 +276,29 @@ def _fv(x) -> str:
     if isinstance(x, (int, float, np.integer, np.floating)): return fmt_num(float(x), 2)
     return str(x)
 
-def describe_effect(pd_: dict, label: str = "the predicted probability", min_change: float = 0.01) -> str:
-    "A sentence on the direction and size of a partial-dependence curve (plain text, not escaped)."
+def describe_effect(pd_: dict, label: str = "the predicted probability", min_change: float = 0.01, fmt=None) -> str:
+    """A sentence on the direction and size of a partial-dependence curve (plain text, not escaped). `fmt` formats
+    the predicted values (default: two decimals, for probabilities); a regression passes `value_format` of its target
+    and a `min_change` in the target's units."""
     g, m, c = pd_["grid"], np.asarray(pd_["mean"], float), pd_["column"]
+    f = fmt or (lambda v: f"{v:.2f}")
     if len(g) < 2 or len(m) < 2:
         return f"{label} is not described for {c}: {pd_.get('skipped') or 'it has fewer than two distinct values'}."
     if m.max() - m.min() < min_change:
-        return f"{label} barely changes with {c} (by at most {m.max() - m.min():.3f})."
+        return f"{label} barely changes with {c} (by at most {(fmt or (lambda v: f'{v:.3f}'))(m.max() - m.min())})."
     if pd_["kind"] == "categorical":
         hi, lo = int(m.argmax()), int(m.argmin())
-        return f"{label} is highest for {c} = {_fv(g[hi])} ({m[hi]:.2f}) and lowest for {_fv(g[lo])} ({m[lo]:.2f})."
+        return f"{label} is highest for {c} = {_fv(g[hi])} ({f(m[hi])}) and lowest for {_fv(g[lo])} ({f(m[lo])})."
     a, b = m[0], m[-1]
     up, down = ("moves later", "moves earlier") if pd_["kind"] == "datetime" else ("increases", "drops")
-    if b >= a: s = f"{label} rises from {a:.2f} to {b:.2f} as {c} {up} from {_fv(g[0])} to {_fv(g[-1])}"
-    else: s = f"{label} rises from {b:.2f} to {a:.2f} as {c} {down} from {_fv(g[-1])} to {_fv(g[0])}"
-    k = int(m.argmax()) if b >= a else int(m.argmin())
+    if b >= a: s = f"{label} rises from {f(a)} to {f(b)} as {c} {up} from {_fv(g[0])} to {_fv(g[-1])}"
+    else: s = f"{label} rises from {f(b)} to {f(a)} as {c} {down} from {_fv(g[-1])} to {_fv(g[0])}"
     hi, lo = int(m.argmax()), int(m.argmin())
-    if 0 < hi < len(m) - 1 and m[hi] - max(a, b) >= min_change: s += f", peaking at {m[hi]:.2f} near {c} = {_fv(g[hi])}"
-    elif 0 < lo < len(m) - 1 and min(a, b) - m[lo] >= min_change: s += f", lowest ({m[lo]:.2f}) near {c} = {_fv(g[lo])}"
+    if 0 < hi < len(m) - 1 and m[hi] - max(a, b) >= min_change: s += f", peaking at {f(m[hi])} near {c} = {_fv(g[hi])}"
+    elif 0 < lo < len(m) - 1 and min(a, b) - m[lo] >= min_change: s += f", lowest ({f(m[lo])}) near {c} = {_fv(g[lo])}"
     return s + "."
 
-# %% ../nbs/26_drivers.ipynb #29d5e7c2
+# %% ../nbs/26_drivers.ipynb #e973e290
 @dataclass
 class Drivers:
     "Permutation importance with intervals, partial dependence of the top drivers and sentences."
@@ -263,10 +328,11 @@ class Drivers:
         err, _ = interval_err(imp.importance, imp.lo, imp.hi)
         axs[0].barh([_txt(mask_text(c)) for c in imp.column], imp.importance, xerr=err, color="C0")
         axs[0].axvline(0, c="grey", lw=0.8)
-        axs[0].set(xlabel=f"drop in {self.meta.get('scoring', 'score')}", title="Permutation importance")
+        axs[0].set(xlabel=importance_label(self.meta.get("scoring", "score")), title="Permutation importance")
         for ax, c in zip(axs[1:], cols):
             d = self.pdp[c]
-            ax.set(title=_txt(mask_text(c)), ylabel=_txt(mask_text(self.meta.get("label", "probability"))), ylim=(0, 1))
+            ax.set(title=_txt(mask_text(c)), ylabel=_txt(mask_text(self.meta.get("label", "probability"))))
+            if self.meta.get("task") != "regression": ax.set_ylim(0, 1)   # a probability; a predicted value keeps its own range
             if not d["mean"]:
                 ax.text(0.5, 0.5, _txt(f"not described:\n{d.get('skipped', 'fewer than two values')}"), ha="center", va="center",
                         transform=ax.transAxes, fontsize="small", wrap=True)
@@ -291,8 +357,10 @@ class Drivers:
         from insight_nb.evaluate import fig_to_png
         m = self.meta
         rows = [[r.rank, show(r.column), fmt_num(r.importance), f"[{fmt_num(r.lo)}, {fmt_num(r.hi)}]"] for r in self.importance.head(15).itertuples()]
+        what = (f" (importance: the {importance_label(m.get('scoring'))} when the column is shuffled, in the units of {show(m.get('target'))})"
+                if m.get("task") == "regression" else "")
         head = (f"<h4>Drivers of {show(m.get('label', ''))}: {show(m.get('model', ''))}</h4><p>Permutation importance on {fmt_num(m.get('n_rows'))} "
-                f"held-out rows, {m.get('n_repeats')} shuffles per column; baseline {show(m.get('scoring'))} {fmt_num(m.get('baseline'))}. "
+                f"held-out rows, {m.get('n_repeats')} shuffles per column{what}; baseline {show(m.get('scoring'))} {fmt_num(m.get('baseline'))}. "
                 "Partial dependence describes the model's predictions, not causes."
                 + (f" It shows {show(m.get('label'))}: {show(m.get('class_why'))}." if m.get("class_why") not in (None, "the positive class") else "")
                 + "</p>")
@@ -307,24 +375,30 @@ def drivers_findings(d, k: int = 5) -> list:
     for r in d.importance.head(k).itertuples():
         text = d.sentences.get(r.column, f"{r.column} ranks {r.rank} in permutation importance.")
         out.append(Finding(f"Driver #{r.rank}: {r.column}", text, "drivers", "info", 10 - r.rank,
-                           evidence(f"drop in {d.meta.get('scoring')} when shuffled", r.importance, (r.lo, r.hi), d.meta.get("n_rows"), model=d.meta.get("model"))))
+                           evidence(f"{importance_label(d.meta.get('scoring'))} when shuffled", r.importance, (r.lo, r.hi), d.meta.get("n_rows"), model=d.meta.get("model"))))
     return out
 
 def drivers(model, data, y=None, rows=None, *, top: int = 3, n_repeats: int = 5, max_rows: int | None = 2000,
-            scoring: str | None = None, n_pd_rows: int = 300, seed: int = 0, classes=None, positive_class=None) -> Drivers:
+            scoring: str | None = None, n_pd_rows: int = 300, seed: int = 0, classes=None, positive_class=None, task: str | None = None) -> Drivers:
     """Permutation importance of every original column on held-out rows and the partial dependence of the `top` drivers.
 
     `model`: a Leaderboard (best model, its test rows) or a fitted estimator; `data`: a Dataset (with `rows`) or a frame (with `y`).
-    At most `max_rows` rows are used (a seeded sample)."""
-    sc = model if isinstance(model, Scored) else scored(model, data, y, rows, classes, positive_class)
+    At most `max_rows` rows are used (a seeded sample). A regression model (see `scored`, `task`) is explained by the
+    increase in RMSE when a column is shuffled and the partial dependence of its predicted value, in the target's units."""
+    sc = model if isinstance(model, Scored) else scored(model, data, y, rows, classes, positive_class, task=task)
     if max_rows and len(sc.X) > max_rows:
         keep = np.sort(np.random.default_rng(seed).choice(len(sc.X), max_rows, replace=False))
         sc = Scored(sc.model, sc.X.iloc[keep].reset_index(drop=True), sc.y[keep], sc.classes, sc.positive_class, sc.target, sc.name, sc.schema)
     imp, base, scoring = permutation_table(sc, n_repeats, scoring, seed)
-    cls, why = class_of_interest(sc.y, sc.classes, positive_class if positive_class is not None else sc.positive_class)
+    reg = sc.task == "regression"
+    if reg: cls, why, fmt, min_change = None, None, value_format(sc.y), 0.01 * float(np.nanstd(np.asarray(sc.y, float)))
+    else:
+        cls, why = class_of_interest(sc.y, sc.classes, positive_class if positive_class is not None else sc.positive_class)
+        fmt, min_change = None, 0.01
     label = sc.target_label(cls)
     pdp = {c: partial_dependence(sc, c, n_rows=n_pd_rows, seed=seed, cls=cls) for c in imp.column.head(top)}
-    sentences = {c: describe_effect(d, label) for c, d in pdp.items()}
+    sentences = {c: describe_effect(d, label, min_change, fmt) for c, d in pdp.items()}
     meta = dict(model=sc.name, target=sc.target, positive_class=sc.positive_class, class_of_interest=cls, class_why=why, label=label,
                 scoring=scoring, baseline=base, n_rows=len(sc.X), n_repeats=n_repeats, seed=seed)
+    if reg: meta["task"] = "regression"
     return Drivers(imp, pdp, sentences, meta)

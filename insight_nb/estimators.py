@@ -14,9 +14,9 @@ import pandas as pd
 from .core import InsightError
 
 # %% auto #0
-__all__ = ['sklearn_preprocessor', 'sklearn_reference', 'fit_estimator', 'positive_proba', 'tfidf_logreg']
+__all__ = ['sklearn_preprocessor', 'is_regression', 'sklearn_reference', 'fit_estimator', 'positive_proba', 'tfidf_logreg']
 
-# %% ../nbs/15_estimators.ipynb #4e454c88
+# %% ../nbs/15_estimators.ipynb #d6524f0c
 def _to_days(X):
     "Datetime columns as float days (NaT stays NaN)."
     X = pd.DataFrame(X)
@@ -40,14 +40,26 @@ def sklearn_preprocessor(schema, columns=None):
                                      fix="check the roles in the schema (text-only data needs a text model).")
     return ColumnTransformer(parts)
 
+def is_regression(schema) -> bool:
+    "Does `schema`'s target ask for a number (task 'regression') rather than classes?"
+    return getattr(getattr(schema, "target", None), "task", None) == "regression"
+
 def sklearn_reference(name: str, schema, seed: int = 0, columns=None):
-    "A reference pipeline: 'logreg' (LogisticRegression) or 'hgb' (HistGradientBoostingClassifier)."
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
+    """A reference pipeline: 'logreg' (LogisticRegression, classification), 'ridge' (Ridge, regression) or 'hgb'
+    (HistGradientBoostingClassifier, or HistGradientBoostingRegressor for a regression target)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
-    models = {"logreg": lambda: LogisticRegression(max_iter=2000),
-              "hgb": lambda: HistGradientBoostingClassifier(random_state=seed)}
+    reg = is_regression(schema)
+    models = {"logreg": lambda: LogisticRegression(max_iter=2000), "ridge": lambda: Ridge(alpha=1.0),
+              "hgb": lambda: (HistGradientBoostingRegressor if reg else HistGradientBoostingClassifier)(random_state=seed)}
     if name not in models: raise InsightError(f"unknown reference model {name!r}.", where="sklearn_reference", fix=f"use one of {list(models)}.")
+    if reg and name == "logreg":
+        raise InsightError("logreg predicts classes, and the target is a number (regression).", where="sklearn_reference",
+                           fix="use 'ridge' (or 'hgb') for a regression target.")
+    if not reg and name == "ridge":
+        raise InsightError("ridge predicts a number, and the target has classes (classification).", where="sklearn_reference",
+                           fix="use 'logreg' (or 'hgb') for a classification target.")
     return make_pipeline(sklearn_preprocessor(schema, columns), models[name]())
 
 # %% ../nbs/15_estimators.ipynb #ac116d64

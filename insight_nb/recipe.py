@@ -23,7 +23,7 @@ __all__ = ['SECTION_NAMES', 'SECTIONS', 'HELP', 'DATA_OPTIONS', 'RecipeError', '
            'type_name', 'check_type', 'recipe_error', 'check_values', 'flatten', 'check_keys', 'load_yaml',
            'parse_value', 'parse_assignment']
 
-# %% ../nbs/20_recipe.ipynb #400ebc20
+# %% ../nbs/20_recipe.ipynb #0048078e
 class RecipeError(InsightError):
     "A run description (YAML, parameters, fields) that cannot be used as given."
 
@@ -45,6 +45,8 @@ class Recipe(BaseModel):
     # data
     source: str = _field("demo:telco_churn", "a CSV/TSV/Parquet/JSONL/Excel path, or demo:telco_churn / demo:banking77", "data", "data/customers.csv")
     target: str | None = _field(None, "the column to predict (demo data knows its own)", "data", "Churn")
+    task: Literal["auto", "classification", "regression"] = _field("auto", "what to predict: auto decides from the target (a number with many "
+                                                                  "values is regression), or force classification/regression", "data", "regression")
     positive_class: str | int | None = _field(None, "the class of interest: binary, the positive class (default: inferred, e.g. Yes/churn/bad); multiclass, the class drivers and segments describe (default: the rarest)", "data", "Yes")
     roles: dict[str, str] = _field(dict, "column -> role overrides, e.g. {customerID: identifier}", "data", {"customerID": "identifier"})
     sep: str | None = _field(None, "field separator, one character; \\t for a tab (default: sniffed)", "data", ";")
@@ -64,6 +66,8 @@ class Recipe(BaseModel):
                                       "parameters, e.g. [sk_logreg, {torch_mlp: {epochs: 5}}]", "evaluation", ["sk_logreg", "sk_hgb"], min_length=1)
     time_budget: float | None = _field(None, "seconds after which no further candidate is started (null: no limit)", "evaluation", 600, gt=0)
     n_boot: int = _field(500, "bootstrap resamples for test-metric intervals (0: none)", "evaluation", 500, ge=0)
+    interval_level: float = _field(0.9, "nominal coverage of the prediction intervals of a regression (split conformal on out-of-fold residuals)",
+                                   "evaluation", 0.9, ge=0.5, le=0.99)
     # business
     cost_fp: float | None = _field(None, "cost of acting on a case that is not positive (null: contact_cost)", "business", 10, ge=0)
     cost_fn: float | None = _field(None, "cost of missing a positive case (null: success_rate * value_per_save - contact_cost)", "business", 40, ge=0)
@@ -72,7 +76,7 @@ class Recipe(BaseModel):
     success_rate: float = _field(Business.success_rate, "share of contacted positives that the action saves", "business", 0.25, ge=0, le=1)
     # report
     title: str = _field("Insight report", "report title", "report", "Churn report")
-    template: str = _field("tabular_report", "report template name (tabular_report, text_report) or a .ipynb path", "report", "tabular_report")
+    template: str = _field("tabular_report", "report template name (tabular_report, text_report, regression_report) or a .ipynb path; insight-nb report chooses one from the data when none is given", "report", "tabular_report")
 
     def __init__(self, /, **data):
         try: super().__init__(**data)
@@ -246,11 +250,11 @@ def _break_even(self: Recipe) -> float | None:
 
 Recipe.business, Recipe.costs, Recipe.break_even = _business, _costs, _break_even
 
-# %% ../nbs/20_recipe.ipynb #1740471d
-DATA_OPTIONS = ("sep", "encoding", "on_bad_lines", "dedupe_columns", "merge_case_labels", "drop_rare_classes", "min_class_count", "cv")
+# %% ../nbs/20_recipe.ipynb #90a7ef45
+DATA_OPTIONS = ("task", "sep", "encoding", "on_bad_lines", "dedupe_columns", "merge_case_labels", "drop_rare_classes", "min_class_count", "cv")
 
 def _data_options(self: Recipe) -> dict:
-    """Keyword arguments of `insight_nb.dataset.prepare` (reading, target and rare-class options, and `cv` so the
+    """Keyword arguments of `insight_nb.dataset.prepare` (the task, reading, target and rare-class options, and `cv` so the
     rare-class check knows the fold count): `prepare(r.source, r.target, positive_class=r.positive_class,
     roles=r.roles or None, **r.data_options())`."""
     return {k: getattr(self, k) for k in DATA_OPTIONS}

@@ -58,7 +58,7 @@ def _hint(name: str, default):
     if default is None: return object
     return float if isinstance(default, float) else type(default)
 
-# %% ../nbs/42_report.ipynb #f2a2ac97
+# %% ../nbs/42_report.ipynb #4d9f47a0
 @dataclass
 class ReportSpec:
     "A checked report run: the template, its parameters (papermill's input), the recipe and where each value came from."
@@ -95,7 +95,7 @@ def _check_data(params: dict, origins: dict) -> None:
         for c in (params.get("sensitive") or []):
             if c not in cols: raise RecipeError(f"sensitive names column {c!r}, which is not in the data.", where=f"sensitive ({origins.get('sensitive')})", fix=did_you_mean(c, cols))
 
-def _check_target(params: dict, origins: dict) -> None:
+def _check_target(params: dict, origins: dict) -> str | None:
     """The target's own checks before a kernel starts (a continuous number, an identifier, a constant, a class too small
     for the folds, labels that differ only by case): reading one table costs far less than a report that fails late."""
     from insight_nb.data import load_table
@@ -103,10 +103,12 @@ def _check_target(params: dict, origins: dict) -> None:
     opts = {k: params[k] for k in ("sep", "encoding", "dedupe_columns", "on_bad_lines") if params.get(k) is not None}
     df = load_table(params["source"], **opts)
     t = params["target"]
-    if t not in df.columns: return  # named by the header check when it could read the header; the kernel says it otherwise
-    info = infer_target(df[[t]], t, params.get("positive_class"), merge_case_labels=bool(params.get("merge_case_labels")))
-    if not params.get("drop_rare_classes"):
+    if t not in df.columns: return None  # named by the header check when it could read the header; the kernel says it otherwise
+    info = infer_target(df[[t]], t, params.get("positive_class"), merge_case_labels=bool(params.get("merge_case_labels")),
+                        task=params.get("task") or "auto")
+    if info.task != "regression" and not params.get("drop_rare_classes"):   # class counts are a classification matter
         check_class_counts(target_labels(df[t], getattr(info, "label_map", None)).dropna(), t, params.get("min_class_count"), params.get("cv"))
+    return info.task
 
 def _check_previous(params: dict, origins: dict) -> None:
     "A `previous_run` given by the user must be the folder of an earlier report (one with reference.json)."
@@ -118,10 +120,10 @@ def _check_previous(params: dict, origins: dict) -> None:
                           fix="pass the output folder of an earlier successful report, or leave previous_run out (the output folder's own earlier run is used).")
     params["previous_run"] = str(p.resolve())
 
-def _check_models(models, origin) -> None:
-    "Every model entry names a registered model (or an installed plug-in's) and only parameters its estimator has."
+def _check_models(models, origin, task=None) -> None:
+    "Every model entry names a registered model (or an installed plug-in's), only parameters its estimator has, and can do the data's task."
     from insight_nb.registry import check_models
-    try: check_models(models, where=f"models ({origin})")
+    try: check_models(models, task=task if task in ("binary", "multiclass", "regression") else None, where=f"models ({origin})")
     except RecipeError: raise
     except InsightError as e: raise RecipeError(e.what, e.where, e.fix) from None
 
@@ -143,14 +145,14 @@ def resolve_report(data=None, target=None, *, template=None, params=None, config
     tpath, merged, origins, recipe = _merge(chosen or Recipe().template, data, target, template, cfg, given, raw_cli, config)
     _check_data(merged, origins)
     _check_previous(merged, origins)
-    _check_target(merged, origins)
+    task = _check_target(merged, origins)
     route = _route(merged, origins, chosen)
     if route.get("template", tpath.stem) != tpath.stem:   # the data needs another template: its defaults, the user's values on top
         extra = {k: v for k, v in route.get("params", {}).items() if k not in given and k not in cfg and k != "template"}
         tpath, merged, origins, recipe = _merge(route["template"], data, target, template, cfg, given, raw_cli, config, extra)
         _check_data(merged, origins)
     recipe.source, recipe.target = merged["source"], merged["target"]
-    _check_models(recipe.models, origins.get("models"))
+    _check_models(recipe.models, origins.get("models"), task)
     if "models" in merged: merged["models"] = recipe.models     # the kernel gets the entries as data, tuples as lists
     return ReportSpec(tpath, merged, recipe, origins, route)
 

@@ -17,14 +17,14 @@ from .schema import FEATURE_ROLES, infer_schema, infer_target
 # %% auto #0
 __all__ = ['READ_OPTIONS', 'Route', 'choose_template']
 
-# %% ../nbs/33_route.ipynb #51ab54d0
+# %% ../nbs/33_route.ipynb #3ea3b44a
 READ_OPTIONS = ("sep", "encoding", "dedupe_columns", "on_bad_lines")
 
 @dataclass
 class Route:
     "The report template for a table and a target, and why."
-    template: str                  # 'tabular_report' or 'text_report'
-    task: str                      # 'binary' or 'multiclass' (tabular_report), 'text' (text_report)
+    template: str                  # 'tabular_report', 'text_report' or 'regression_report'
+    task: str                      # 'binary' or 'multiclass' (tabular_report), 'text' (text_report), 'regression' (regression_report)
     reason: str                    # one sentence a user reads
     params: dict = field(default_factory=dict)   # parameters to pass to the template (template, target, roles)
     target: str = ""
@@ -50,22 +50,30 @@ def _target_of(data, target, df: pd.DataFrame) -> str:
     raise InsightError("no target column was given, so the report cannot tell what to predict.", where="target",
                        fix="pass --target COLUMN on the command line (or target: COLUMN in the recipe, target='COLUMN' in Python).")
 
-def _regression_error(s: pd.Series, t: str) -> TargetError | None:
-    "The refusal for a target that is a number with many values (regression), or None when it is something else."
+def _number_range(s: pd.Series) -> tuple[int, str, str] | None:
+    "The distinct count and range of a target that is (almost all) numbers, None when it is not."
     x = pd.to_numeric(s, errors="coerce")
-    if s.notna().sum() == 0 or x.notna().sum() < 0.95 * s.notna().sum() or x.nunique() <= 20: return None
+    if s.notna().sum() == 0 or x.notna().sum() < 0.95 * s.notna().sum(): return None
     lo, hi = (f"{int(v):,}" if float(v).is_integer() else f"{v:,.6g}" for v in (x.min(), x.max()))
-    return TargetError(f"the target is a number with {x.nunique()} distinct values (from {lo} to {hi}): regression is not supported yet, only classification.",
+    return int(x.nunique()), lo, hi
+
+def _regression_error(s: pd.Series, t: str) -> TargetError | None:
+    "The refusal for a target that is a number with many values when the run says `task: classification`, or None when it is something else."
+    r = _number_range(s)
+    if r is None or r[0] <= 20: return None
+    n, lo, hi = r
+    return TargetError(f"the target is a number with {n} distinct values (from {lo} to {hi}), too many to be classes, and task is classification.",
                        where=f"target {t!r}",
-                       fix=f"choose a column of classes as the target ({set_option_hint('target', 'COLUMN', '--target')}), or bin the target into classes first "
+                       fix=f"for a regression report set task to regression ({set_option_hint('task', 'regression')}) or auto; for classes choose a column of "
+                           f"classes as the target ({set_option_hint('target', 'COLUMN', '--target')}), or bin the target into classes first "
                            f"and use that column, e.g. df['{t}_band'] = pd.qcut(df['{t}'], 3, labels=['low', 'mid', 'high']).")
 
-# %% ../nbs/33_route.ipynb #f406f015
+# %% ../nbs/33_route.ipynb #07b2542e
 def choose_template(data, target: str | None = None, params: dict | None = None, max_rows: int = 20_000) -> Route:
     """The report template for `data` (a path, `demo:NAME` or a DataFrame) and `target`, decided without a kernel.
     `params` are the run's parameters (reading options `sep`, `encoding`, `dedupe_columns`, `on_bad_lines`; `roles`,
-    `positive_class`, `merge_case_labels`). A continuous target raises `TargetError`; a table without usable features
-    raises `InsightError`."""
+    `positive_class`, `merge_case_labels`, `task`). A number with many values goes to `regression_report` (with
+    `task: classification` it raises `TargetError`); a table without usable features raises `InsightError`."""
     params = dict(params or {})
     opts = {k: params[k] for k in READ_OPTIONS if params.get(k) is not None}
     with warnings.catch_warnings():
@@ -75,8 +83,9 @@ def choose_template(data, target: str | None = None, params: dict | None = None,
         if t not in df.columns:
             from insight_nb.core import did_you_mean
             raise TargetError(f"target column {t!r} is not in the data.", where="target", fix=did_you_mean(t, list(map(str, df.columns))))
-        try: info = infer_target(df[[t]], t, params.get("positive_class"), merge_case_labels=bool(params.get("merge_case_labels")))
-        except TargetError as e: raise _regression_error(df[t], t) or e from None
+        task = params.get("task") or "auto"
+        try: info = infer_target(df[[t]], t, params.get("positive_class"), merge_case_labels=bool(params.get("merge_case_labels")), task=task)
+        except TargetError as e: raise (_regression_error(df[t], t) if task == "classification" else None) or e from None
         sample = df.sample(max_rows, random_state=0) if len(df) > max_rows else df
         roles = {k: v for k, v in (params.get("roles") or {}).items() if k != t}
         schema = infer_schema(sample.drop(columns=[t]), None, roles=roles)
@@ -84,12 +93,26 @@ def choose_template(data, target: str | None = None, params: dict | None = None,
     text = by_role.get("text", [])
     other = [c for r, cs in by_role.items() if r != "text" for c in cs]
     k = len(info.classes)
-    what = f"the binary target {t!r} ({info.classes[0]}/{info.classes[1]})" if k == 2 else f"the multiclass target {t!r} ({k} classes)"
+    if info.task == "regression":
+        n, lo, hi = _number_range(df[t]) or (0, "?", "?")
+        what = f"the numeric target {t!r} ({n:,} distinct values from {lo} to {hi})"
+    else: what = f"the binary target {t!r} ({info.classes[0]}/{info.classes[1]})" if k == 2 else f"the multiclass target {t!r} ({k} classes)"
     if not text and not other:
         dropped = [n for n, c in schema.columns.items() if c.role not in FEATURE_ROLES]
         raise InsightError(f"the table has no column to predict {t!r} from: the other columns are identifiers, constant or ignored ({_names(dropped)}).",
                            where=f"data ({df.attrs.get('source', 'DataFrame')})",
                            fix="add feature columns to the table, or give a column a role, e.g. roles: {COLUMN: categorical} in the recipe.")
+    if info.task == "regression":
+        if not other:
+            raise InsightError(f"the only feature is free text ({_names(text)}), and the text models predict classes, not numbers like {t!r}.",
+                               where=f"target {t!r}", fix=f"add tabular columns, or bin the target into classes first and use that column, "
+                               f"e.g. df['{t}_band'] = pd.qcut(df['{t}'], 3, labels=['low', 'mid', 'high']).")
+        why = ("task: regression" if task == "regression" else "set task: classification to treat its values as classes")
+        reason = (f"regression_report: {what} from {len(other)} tabular column(s)" +
+                  (f"; the free text {_names(text)} is not used (the regression models read tabular columns)" if text else ", no free text") +
+                  f" ({why}).")
+        return Route("regression_report", "regression", reason, dict(template="regression_report", target=t), t, 0,
+                     "fusion" if text else "tabular", text, by_role)
     if text and not other:
         reason = (f"text_report: the only feature is free text (column {_names(text)}), for {what}" if len(text) == 1 else
                   f"text_report: the only features are free text (columns {_names(text)}), for {what}")

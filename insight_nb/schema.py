@@ -15,9 +15,10 @@ import pandas as pd
 from .core import SchemaError, TargetError, did_you_mean, esc, fmt_num, html_table, set_option_hint, warn
 
 # %% auto #0
-__all__ = ['ROLES', 'FEATURE_ROLES', 'STRICT_MISSING', 'SOFT_MISSING', 'BOOL_PAIRS', 'POSITIVE_TOKENS', 'looks_like_id_name',
-           'ColumnInfo', 'infer_column', 'TargetInfo', 'target_labels', 'label_variants', 'match_class', 'infer_target',
-           'check_class_counts', 'Schema', 'infer_schema', 'coerce', 'check_frame']
+__all__ = ['ROLES', 'FEATURE_ROLES', 'STRICT_MISSING', 'SOFT_MISSING', 'BOOL_PAIRS', 'POSITIVE_TOKENS', 'TASK_CHOICES',
+           'looks_like_id_name', 'ColumnInfo', 'infer_column', 'TargetInfo', 'target_labels', 'target_values',
+           'label_variants', 'match_class', 'looks_like_regression', 'infer_target', 'check_class_counts', 'Schema',
+           'infer_schema', 'coerce', 'check_frame']
 
 # %% ../nbs/02_schema.ipynb #91dd5877
 ROLES = ("target", "numeric", "categorical", "boolean", "datetime", "text", "identifier", "ignored")
@@ -143,7 +144,7 @@ def infer_column(s: pd.Series, name=None, text_min_words: float = 3.0) -> Column
         if len(dup): info.warnings.append(f"identifier has {dup.nunique()} duplicated values (in {len(dup)} rows)")
     return info
 
-# %% ../nbs/02_schema.ipynb #ed82a77e
+# %% ../nbs/02_schema.ipynb #8ab27c85
 @dataclass
 class TargetInfo:
     "The target column: task, classes (binary: [negative, positive]), positive class, counts."
@@ -154,6 +155,7 @@ class TargetInfo:
     counts: dict
     n_missing: int = 0
     label_map: dict = field(default_factory=dict)  # merged spelling -> the label it became (merge_case_labels)
+    reason: str = ""                               # why this task, in one sentence a user reads
 
     def to_dict(self): return asdict(self)
 
@@ -164,6 +166,11 @@ def target_labels(s: pd.Series, label_map: dict | None = None) -> pd.Series:
     out = out.map(lambda v: str(v).strip(), na_action="ignore")
     if label_map: out = out.map(lambda v: label_map.get(v, v), na_action="ignore")
     return out.where(~out.str.lower().isin(STRICT_MISSING)) if len(out.dropna()) else out
+
+def target_values(s: pd.Series) -> pd.Series:
+    "A regression target as float64: numbers as they are, numbers written as text parsed, anything else (and ±inf) missing."
+    x = s.astype("float64") if pd.api.types.is_numeric_dtype(s) else pd.to_numeric(target_labels(s), errors="coerce").astype("float64")
+    return x.where(np.isfinite(x))
 
 def label_variants(s: pd.Series) -> dict:
     "Spellings of the same label that differ only by case or surrounding spaces: `{key: {spelling: count}}`, most frequent first."
@@ -183,7 +190,7 @@ def _case_merge(variants: dict) -> dict:
         out.update({v: canon for v in stripped if v != canon})
     return out
 
-# %% ../nbs/02_schema.ipynb #cf324533
+# %% ../nbs/02_schema.ipynb #4ba823d1
 def match_class(classes: list, positive_class, name) -> str:
     """The class of `classes` that `positive_class` names (exactly, else ignoring case); a TargetError listing the classes
     when it names none."""
@@ -220,9 +227,65 @@ def _numbers(y: pd.Series) -> pd.Series | None:
     x = pd.to_numeric(y.dropna(), errors="coerce")
     return x.dropna() if len(x) and x.notna().mean() >= 0.95 else None
 
-def infer_target(df: pd.DataFrame, target: str, positive_class=None, max_classes: int = 200, merge_case_labels: bool = False) -> TargetInfo:
-    """Check the target column and describe it; clear errors for a missing, constant or continuous target, a warning
-    for labels that differ only by case or spaces (merged into the most frequent spelling with `merge_case_labels`)."""
+TASK_CHOICES = ("auto", "classification", "regression")   # what `task` may say (the tasks themselves: binary, multiclass, regression)
+
+def _id_like_numbers(x: pd.Series, name) -> bool:
+    "Whole numbers that read as row identifiers: unique and consecutive, or nearly unique under an id-like name."
+    if len(x) < 20 or not (x % 1 == 0).all(): return False
+    nu = x.nunique()
+    return bool((nu == len(x) and (np.diff(np.sort(x.to_numpy())) == 1).all()) or (looks_like_id_name(name) and nu >= 0.9 * len(x)))
+
+def looks_like_regression(x: pd.Series, name) -> bool:
+    """Do the numbers `x` (a target's non-missing values) read as a quantity to predict rather than classes? Decimals and
+    more than 10 distinct values, or whole numbers with more than 20 distinct values; never an identifier."""
+    nu, whole = x.nunique(), bool((x % 1 == 0).all())
+    return ((not whole and nu > 10) or (whole and nu > 20)) and not _id_like_numbers(x, name)
+
+def _check_task(task) -> str:
+    if task is None: return "auto"
+    if task in TASK_CHOICES: return task
+    raise TargetError(f"task {task!r} is not one of {list(TASK_CHOICES)}.", where="task",
+                      fix=f"use auto (the target decides), classification or regression, e.g. {set_option_hint('task', 'regression')}.")
+
+def _short(v) -> str:
+    "A number for a sentence: 18.8, 8,684.8, 163,000."
+    v = float(v)
+    return f"{int(v):,}" if v.is_integer() and abs(v) < 1e15 else f"{v:,.6g}"
+
+def _regression_target(y: pd.Series, x: pd.Series | None, target, task: str, positive_class) -> TargetInfo:
+    "The `TargetInfo` of a regression target (`x`: its labels read as numbers)."
+    if x is None:
+        ex = list(dict.fromkeys(y.dropna().astype(str)))[:3]
+        raise TargetError(f"task is regression but the target is not a number (values such as {ex}).", where=f"target {target!r}",
+                          fix=f"choose a numeric column as the target ({set_option_hint('target', 'COLUMN', '--target')}), or predict its classes "
+                              f"with {set_option_hint('task', 'auto')}.")
+    bad = y.dropna().index.difference(x[np.isfinite(x)].index)
+    x = x[np.isfinite(x)]
+    nu = int(x.nunique())
+    if nu < 2:
+        raise TargetError(f"the target is constant: every non-missing row is {fmt_num(float(x.iloc[0])) if nu else 'not a finite number'}.",
+                          where=f"target {target!r}", fix=f"choose another target ({set_option_hint('target', 'COLUMN', '--target')}).")
+    if len(bad): warn(f"target {target!r}: {len(bad)} value(s) are not finite numbers (e.g. {list(dict.fromkeys(y[bad].astype(str)))[:3]}); their rows are dropped.")
+    if positive_class is not None: warn(f"target {target!r} is a regression target; positive_class={positive_class!r} does not apply and is ignored.")
+    why = "task: regression" if task == "regression" else "set task: classification to treat its values as classes"
+    reason = f"regression: {target!r} is a number with {nu:,} distinct values from {_short(x.min())} to {_short(x.max())} ({why})"
+    return TargetInfo(target, "regression", [], None, {}, int(len(y) - len(x)), {}, reason)
+
+def _class_reason(task: str, classes: list, numeric: bool, forced: bool) -> str:
+    "One sentence on a classification target: 'binary: 2 classes No/Yes'."
+    shown = "/".join(map(str, classes[:5])) + ("/…" if len(classes) > 5 else "")
+    why = (" (task: classification)" if forced else
+           " (whole numbers with 20 or fewer distinct values are read as classes; set task: regression to predict the number)"
+           if numeric else "")
+    return f"{task}: {len(classes)} classes {shown}{why}"
+
+def infer_target(df: pd.DataFrame, target: str, positive_class=None, max_classes: int = 200, merge_case_labels: bool = False,
+                 task: str = "auto") -> TargetInfo:
+    """Check the target column and describe it; clear errors for a missing, constant or (as classes) continuous target, a warning
+    for labels that differ only by case or spaces (merged into the most frequent spelling with `merge_case_labels`).
+    `task`: "auto" (a numeric target that `looks_like_regression` is regression, any other classification), "classification"
+    or "regression" (the target must be a number)."""
+    task = _check_task(task)
     if target not in df.columns:
         raise TargetError(f"target column {target!r} does not exist.", where="target", fix=did_you_mean(target, list(map(str, df.columns))))
     s = df[target]
@@ -233,12 +296,15 @@ def infer_target(df: pd.DataFrame, target: str, positive_class=None, max_classes
     counts = y.value_counts().to_dict()
     n_missing = int(y.isna().sum())
     if not counts: raise TargetError("every target value is missing.", where=f"target {target!r}", fix=f"choose another target column ({set_option_hint('target', 'COLUMN', '--target')}).")
-    x = _numbers(y) if len(counts) > 20 else None
+    x = _numbers(y) if task == "regression" or len(counts) > 10 else None
+    if task == "regression" or (task == "auto" and x is not None and looks_like_regression(x, target)):
+        return _regression_target(y, x, target, task, positive_class)
+    x = x if len(counts) > 20 else None
     if x is not None and not (x % 1 == 0).all():
         raise TargetError(f"the target is a continuous number ({len(counts)} distinct values from {fmt_num(x.min())} to {fmt_num(x.max())}); "
-                          "regression is not supported yet, only classification.", where=f"target {target!r}",
-                          fix=f"choose a categorical column as the target ({set_option_hint('target', 'COLUMN', '--target')}), "
-                              "or bin the amount into classes first (e.g. with pandas.cut) and use that column.")
+                          "with task: classification it cannot be read as classes.", where=f"target {target!r}",
+                          fix=f"predict the number with {set_option_hint('task', 'regression')} (or auto); or choose a categorical column as the target "
+                              f"({set_option_hint('target', 'COLUMN', '--target')}), or bin the amount into classes first (e.g. with pandas.cut) and use that column.")
     if len(counts) == 1:
         raise TargetError(f"the target is constant: every non-missing row is {next(iter(counts))!r}.", where=f"target {target!r}",
                           fix=f"a model needs at least two classes; check the filter that produced this data or choose another target ({set_option_hint('target', 'COLUMN', '--target')}).")
@@ -246,21 +312,31 @@ def infer_target(df: pd.DataFrame, target: str, positive_class=None, max_classes
         what = ("whole numbers; that looks like a count, an amount or an identifier" if x is not None else
                 "values; that looks like an identifier or free text")
         raise TargetError(f"the target has {len(counts)} distinct {what}, not classes ({len(y.dropna())} rows).",
-                          where=f"target {target!r}", fix=f"choose a categorical column as the target ({set_option_hint('target', 'COLUMN', '--target')}), or group the values into classes first.")
+                          where=f"target {target!r}", fix=f"choose a categorical column as the target ({set_option_hint('target', 'COLUMN', '--target')}), or group the values into classes first"
+                              + (f"; to predict the number, set {set_option_hint('task', 'regression')}." if x is not None else "."))
     if len(counts) == 2:
         classes = sorted(counts)
         pos = _pick_positive(classes, counts, positive_class, target)
-        return TargetInfo(target, "binary", [c for c in classes if c != pos] + [pos], pos, counts, n_missing, label_map)
+        ordered = [c for c in classes if c != pos] + [pos]
+        return TargetInfo(target, "binary", ordered, pos, counts, n_missing, label_map, _class_reason("binary", ordered, False, task == "classification"))
     if positive_class is not None:
         cls = match_class(sorted(counts), positive_class, target)
         warn(f"target {target!r} has {len(counts)} classes; positive_class={cls!r} is used as the class of interest for drivers and "
              "segments (whose probability they describe), not for thresholds (a multiclass model predicts its most likely class).")
-    return TargetInfo(target, "multiclass", sorted(counts), None, counts, n_missing, label_map)
+    numeric = _numbers(y) is not None and len(counts) > 10
+    return TargetInfo(target, "multiclass", sorted(counts), None, counts, n_missing, label_map,
+                      _class_reason("multiclass", sorted(counts), numeric, task == "classification"))
 
-# %% ../nbs/02_schema.ipynb #e2130cfb
+# %% ../nbs/02_schema.ipynb #63652182
 def check_class_counts(y: pd.Series, target: str, min_class_count: int | None = None, cv: int | None = None) -> None:
     """Every class needs `min_class_count` rows (default: `cv`, the number of stratified CV folds, else 5) for a
-    stratified split and k-fold CV."""
+    stratified split and k-fold CV. A numeric `y` is a regression target (classification targets are labels): it has no
+    classes, only the check that it is not constant applies."""
+    if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y):
+        if y.nunique() < 2:
+            raise TargetError(f"the target became constant after cleaning ({len(y)} rows).", where=f"target {target!r}",
+                              fix="check the cleaning report (dropped rows) and the data filter.")
+        return
     counts = y.value_counts()
     if counts.size < 2:
         raise TargetError(f"the target became constant after cleaning: only {list(counts.index)} is left ({len(y)} rows).",
@@ -308,15 +384,16 @@ class Schema:
     def from_dict(cls, d: dict) -> "Schema":
         return cls({n: ColumnInfo(**c) for n, c in d["columns"].items()}, TargetInfo(**d["target"]) if d.get("target") else None, d.get("n_rows", 0))
 
-# %% ../nbs/02_schema.ipynb #1a8158e4
+# %% ../nbs/02_schema.ipynb #fd44820b
 def infer_schema(df: pd.DataFrame, target: str | None = None, positive_class=None, roles: dict | None = None,
-                 text_min_words: float = 3.0, merge_case_labels: bool = False) -> Schema:
-    "Infer every column's role and describe the target."
-    tinfo = infer_target(df, target, positive_class, merge_case_labels=merge_case_labels) if target is not None else None
+                 text_min_words: float = 3.0, merge_case_labels: bool = False, task: str = "auto") -> Schema:
+    "Infer every column's role and describe the target (`task`: auto, classification or regression, see `infer_target`)."
+    tinfo = infer_target(df, target, positive_class, merge_case_labels=merge_case_labels, task=task) if target is not None else None
     cols = {}
     for name in df.columns:
         if name == target:
-            cols[name] = ColumnInfo(name, "target", tinfo.task, n_missing=tinfo.n_missing, n_unique=len(tinfo.classes))
+            nu = int(target_values(df[name]).nunique()) if tinfo.task == "regression" else len(tinfo.classes)
+            cols[name] = ColumnInfo(name, "target", tinfo.reason or tinfo.task, n_missing=tinfo.n_missing, n_unique=nu)
             continue
         cols[name] = infer_column(df[name], name, text_min_words)
     for name, role in (roles or {}).items():
@@ -327,7 +404,7 @@ def infer_schema(df: pd.DataFrame, target: str | None = None, positive_class=Non
         for w in c.warnings: warn(f"{n}: {w}")
     return Schema(cols, tinfo, len(df))
 
-# %% ../nbs/02_schema.ipynb #cd594c6f
+# %% ../nbs/02_schema.ipynb #618369f8
 def _bool_tokens(c: ColumnInfo, seen: set) -> tuple[set, set | None]:
     "The lower-case tokens read as 1 and as 0 for the boolean column `c` (0: None when no known pair applies: all but the true token)."
     t = (c.true_token or "").strip().lower() or None
@@ -360,11 +437,12 @@ def _coerce_column(s: pd.Series, c: ColumnInfo) -> pd.Series:
     return s
 
 def coerce(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    "A typed copy of `df` following `schema` (the target as string labels)."
+    "A typed copy of `df` following `schema` (the target as string labels; a regression target as float64)."
     out = {}
     for name in df.columns:
         c = schema.columns.get(name)
         if c is None: out[name] = df[name]
+        elif c.role == "target" and schema.target is not None and schema.target.task == "regression": out[name] = target_values(df[name])
         elif c.role == "target": out[name] = target_labels(df[name], schema.target.label_map if schema.target else None).astype(object)
         else: out[name] = _coerce_column(df[name], c)
     return pd.DataFrame(out, index=df.index)
@@ -388,11 +466,13 @@ def check_frame(df: pd.DataFrame, schema: Schema, max_bad_share: float = 0.05) -
         if bad.any(): msgs.append(warn(f"{name}: {int(bad.sum())} values could not be read as {c.role} and are treated as missing."))
     return msgs
 
-# %% ../nbs/02_schema.ipynb #f5fe1ed0
+# %% ../nbs/02_schema.ipynb #ed3052ef
 def _schema_html(self: Schema) -> str:
     rows = [[n, c.role, c.reason, fmt_num(c.n_unique), fmt_num(c.n_missing), fmt_num(c.n_coerced), "; ".join(c.warnings)] for n, c in self.columns.items()]
     t = self.target
-    head = f"<p><b>Target</b> {esc(t.name)}: {esc(t.task)}, classes {esc(t.classes)}" + (f", positive class <b>{esc(t.positive_class)}</b>" if t.positive_class else "") + "</p>" if t else ""
+    if t is None: head = ""
+    elif t.task == "regression": head = f"<p><b>Target</b> {esc(t.name)}: {esc(t.reason or t.task)}</p>"
+    else: head = f"<p><b>Target</b> {esc(t.name)}: {esc(t.task)}, classes {esc(t.classes)}" + (f", positive class <b>{esc(t.positive_class)}</b>" if t.positive_class else "") + "</p>"
     return head + html_table(rows, ["column", "role", "why", "distinct", "missing", "coerced", "warnings"])
 
 Schema._repr_html_ = _schema_html

@@ -25,9 +25,9 @@ __all__ = ['FAILED_KEY', 'FAULT_ENV', 'METRIC_NAMES', 'OUTPUTS_TRACEBACK', 'best
            'failed_model_findings', 'gap_findings', 'balance_findings', 'threshold_findings', 'report_findings',
            'insight_metrics', 'section_metrics', 'report_metrics', 'write_outputs']
 
-# %% ../nbs/40_steps.ipynb #ceac2b37
+# %% ../nbs/40_steps.ipynb #b2890b69
 def best_evaluation(board):
-    "The held-out test `Evaluation` of the leaderboard's best model."
+    "The held-out test `Evaluation` of the leaderboard's best model (a regression: its `RegressionEvaluation`)."
     best = board.best
     if best is None:
         statuses = "; ".join(f"{r['name']}: {r['status']}" for r in board.results)
@@ -36,7 +36,7 @@ def best_evaluation(board):
         raise InsightError(f"the best model {best!r} has no test evaluation.", where="compare", fix="use a test split (test > 0).")
     return board.estimators[best][1]
 
-# %% ../nbs/40_steps.ipynb #9fe12a4b
+# %% ../nbs/40_steps.ipynb #74c125da
 @dataclass
 class BusinessThreshold:
     "A cost-optimal threshold chosen on out-of-fold predictions and checked on the held-out test split: a view of two `CostThreshold`s."
@@ -102,6 +102,8 @@ class BusinessThreshold:
 def business_threshold(board, ds, recipe):
     "Choose the threshold of the best model that minimises the business cost of `recipe` (a `Recipe` or a `Business`); check it on the test split."
     from insight_nb.thresholds import CostThreshold
+    if ds.task == "regression":
+        return Skipped("threshold", f"a cost-based threshold turns class probabilities into decisions; {ds.target!r} is a number (regression).")
     if ds.task != "binary":  # one-vs-rest cost views for a class of interest come with multiclass reports (issue 13)
         return Skipped("threshold", f"a cost-based threshold needs a binary target; {ds.schema.target.name!r} has {len(ds.classes)} classes.")
     ev = best_evaluation(board)
@@ -110,7 +112,7 @@ def business_threshold(board, ds, recipe):
     choice = CostThreshold(y_cv, board.oof[best], recipe, where="business_threshold")
     return BusinessThreshold(best, ds.positive_class, choice, choice.on(ev.y_true, ev.proba))
 
-# %% ../nbs/40_steps.ipynb #9cb17c32
+# %% ../nbs/40_steps.ipynb #6656d869
 @dataclass
 class Skipped:
     "A report step that did not apply, and why."
@@ -146,16 +148,18 @@ def report_drivers(board, ds, recipe: Recipe, *, n_repeats: int = 3, max_rows: i
 
 def report_segments(board, ds, recipe: Recipe, **kw):
     """Segments of the test rows (found on half, checked on the other half); error segments of the best model for binary
-    targets. For a multiclass target, segments of the recipe's `positive_class` (see `chosen_class`), else of the rarest class."""
+    targets. For a multiclass target, segments of the recipe's `positive_class` (see `chosen_class`), else of the rarest class.
+    For a regression, segments of high and low average target, and error segments (large |residual|) of the best model."""
     from insight_nb.segments import segments
     if not len(board.test_rows): return Skipped("segments", "there is no test split.")
-    model = board if ds.task == "binary" and board.best in board.estimators else None
+    model = board if ds.task in ("binary", "regression") and board.best in board.estimators else None
     if kw.get("target_class") is None: kw["target_class"] = chosen_class(ds, recipe)
     return _guard("segments", lambda: segments(ds, model, rows=board.test_rows, seed=recipe.seed, **kw))
 
 def report_targeting(board, ds, recipe: Recipe):
     "The campaign plan on the test rows with the recipe's business numbers (binary targets)."
     from insight_nb.actions import targeting_plan
+    if ds.task == "regression": return Skipped("targeting plan", "a targeting plan ranks cases by the probability of a class; a regression predicts a number.")
     if ds.task != "binary": return Skipped("targeting plan", "a targeting plan needs a binary target.")
     ev = best_evaluation(board)
     ids = None
@@ -166,6 +170,7 @@ def report_targeting(board, ds, recipe: Recipe):
 def report_fairness(board, ds, recipe: Recipe, threshold: BusinessThreshold | None = None):
     "Fairness of the best model's decisions (at the business threshold when there is one) for the recipe's `sensitive` columns."
     from insight_nb.fairness import fairness_for
+    if ds.task == "regression": return Skipped("fairness", "fairness is checked on the decisions of a binary classifier; a regression predicts a number.")
     if not recipe.sensitive: return Skipped("fairness", "the recipe names no sensitive columns (set sensitive: [column, ...] to check them).")
     if ds.task != "binary": return Skipped("fairness", "fairness is checked for binary targets.")
     t = threshold.threshold if isinstance(threshold, BusinessThreshold) else 0.5
@@ -253,8 +258,9 @@ def failed_sections(nb) -> list:
             if m.get("failed_section"): out.append(dict(section=m["failed_section"], error=m.get("error", ""), cell=i))
     return out
 
-# %% ../nbs/40_steps.ipynb #852c15d7
-METRIC_NAMES = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "accuracy", "f1_macro": "macro F1", "log_loss": "log loss"}
+# %% ../nbs/40_steps.ipynb #a30feb73
+METRIC_NAMES = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "accuracy", "f1_macro": "macro F1", "log_loss": "log loss",
+                "r2": "R²", "rmse": "RMSE", "mae": "MAE", "mape": "MAPE"}
 
 @dataclass
 class ReportContext:
@@ -269,7 +275,8 @@ def _ok(board) -> list:
     return [r for r in board.results if r["status"] == "ok"]
 
 def _ranked(board) -> list:
-    lower = board.primary in ("log_loss", "brier")
+    from insight_nb.compare import LOWER_IS_BETTER
+    lower = board.primary in LOWER_IS_BETTER
     return sorted([r for r in _ok(board) if r["cv"].get(board.primary) is not None], key=lambda r: r["cv"][board.primary] * (1 if lower else -1))
 
 @finding_generator(ReportContext, "best_model")
@@ -353,7 +360,7 @@ def gap_findings(ctx) -> list:
 def balance_findings(ctx) -> list:
     "A rare positive class (binary) or classes with few rows (multiclass)."
     ds = ctx.ds
-    if ds is None or ds.target is None: return []
+    if ds is None or ds.target is None or ds.task == "regression": return []
     counts = ds.y.value_counts()
     if ds.task == "binary":
         share = float((ds.y == ds.positive_class).mean())
@@ -376,10 +383,10 @@ def report_findings(recipe: Recipe | None = None, ds=None, board=None, *results)
     "All findings of a report: its context, the data, and each further result (threshold, drivers, segments, ...), ranked."
     return _findings.findings(ReportContext(recipe, ds, board), ds, *[r for r in results if r is not None])
 
-# %% ../nbs/40_steps.ipynb #e0d1f2a9
+# %% ../nbs/40_steps.ipynb #0512c78d
 def _extra_test_metrics(ev) -> dict:
     "Metrics every report has: macro F1 for binary tasks too."
-    if ev.task != "binary": return {}
+    if getattr(ev, "task", None) != "binary": return {}
     from sklearn.metrics import f1_score
     return {"f1_macro": float(f1_score(ev.y_true, (ev.proba >= ev.threshold).astype(int), average="macro", zero_division=0))}
 
@@ -412,8 +419,9 @@ def report_metrics(recipe: Recipe, ds=None, board=None, threshold: BusinessThres
                    failed: list | None = None, **insights) -> dict:
     """The metrics.json contract: `task`, `target`, `positive_class`, `recipe` (as the kernel saw it), `classes`, `n_rows`, `n_features`, `data` (fingerprint),
     `primary_metric`, `protocol`, `models` (name: the leaderboard label; model and
-    params: the registry name and its parameters as data; status, cv, cv_ci, test, test_ci, fit_seconds), `best_model`, `test`
-    (the best model's test metrics, f1_macro included), `test_ci`, `threshold`, `timings`; and one key per insight given
+    params: the registry name and its parameters as data; status, cv, cv_ci, test, test_ci, fit_seconds; for a regression
+    `interval`: level, halfwidth, coverage), `best_model`, `test` (the best model's test metrics, f1_macro included for a
+    binary target), `test_ci`, for a regression `interval` (the best model's), `threshold`, `timings`; and one key per insight given
     (`drivers`, `segments`, `targeting`, `fairness`, `history`). A section whose entry cannot be built (see `section_metrics`)
     gets its `Failed` entry, and the `Failed` is appended to `failed`."""
     d = dict(schema_version=1, task=None, target=recipe.target, positive_class=recipe.positive_class, recipe=recipe.to_dict())
@@ -424,11 +432,13 @@ def report_metrics(recipe: Recipe, ds=None, board=None, threshold: BusinessThres
         models = []
         for r in board.results:
             m = {k: r.get(k) for k in ("name", "model", "params", "status", "cv", "cv_ci", "test", "test_ci", "not_computed", "fit_seconds")}
+            if "interval" in r: m["interval"] = r["interval"]
             if r["name"] in board.estimators: m["test"] = dict(m["test"] or {}) | _extra_test_metrics(board.estimators[r["name"]][1])
             models.append(m)
         best = next((m for m in models if m["name"] == board.best), {})
         d.update(primary_metric=board.primary, protocol=board.protocol, models=models, best_model=board.best,
                  test=best.get("test") or {}, test_ci=best.get("test_ci") or {})
+        if board.task == "regression": d["interval"] = best.get("interval")
     if threshold is not None: d["threshold"] = section_metrics("threshold", threshold, failed)
     for k, v in insights.items():
         if v is not None: d[k] = section_metrics(k, v, failed)
@@ -439,7 +449,8 @@ def write_outputs(recipe: Recipe, ds=None, board=None, threshold: BusinessThresh
                   segments=None, targeting=None, fairness=None, history=None, evaluation=None) -> Findings:
     """Write `metrics.json`, `findings.json` and (with data) `reference.json` into `out_dir`; returns the findings (they
     display as a ranked table). A section given as `Failed` adds a high finding; `evaluation` is read only for that
-    (the test metrics come from `board`). A section whose metrics.json entry cannot be built fails alone: its error box is
+    (the test metrics come from `board`), except a regression's `RegressionEvaluation` (default: the best model's), whose findings
+    (typical error, coverage of the prediction interval) are the report's. A section whose metrics.json entry cannot be built fails alone: its error box is
     shown here (so `run_report` publishes the report as partial), it gets a high finding, and the rest is written."""
     from insight_nb.history import reference_summary
     out = Path(out_dir)
@@ -447,7 +458,10 @@ def write_outputs(recipe: Recipe, ds=None, board=None, threshold: BusinessThresh
     failed = []
     metrics = report_metrics(recipe, ds, board, threshold, failed=failed, **insights)
     for f in failed: _display(f)
-    fs = report_findings(recipe, ds, board, threshold, *insights.values(), evaluation if isinstance(evaluation, Failed) else None, *failed)
+    reg = board is not None and board.task == "regression"
+    if reg and evaluation is None and board.best in board.estimators: evaluation = board.estimators[board.best][1]
+    ev = evaluation if isinstance(evaluation, Failed) or (reg and getattr(evaluation, "task", None) == "regression") else None
+    fs = report_findings(recipe, ds, board, threshold, *insights.values(), ev, *failed)
     write_json(out / "metrics.json", metrics)
     d = fs.to_dict()
     for i, f in enumerate(d["findings"]): f["rank"] = i + 1

@@ -247,19 +247,22 @@ def test_yaml_duplicate_keys_nested_and_top_level(tmp_path):
     assert load_yaml("a: {x: 1}\nb: {x: 2}\n") == {"a": {"x": 1}, "b": {"x": 2}}  # same key in different mappings is fine
 
 def test_continuous_target_same_message_from_csv_and_parquet(tmp_path):
+    "As classes (task: classification) a continuous number is refused the same way from a CSV and from Parquet; by default it is regression."
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"x": rng.normal(size=200).round(2), "TotalCharges": rng.uniform(20, 8000, 200).round(2)})
     df.to_csv(tmp_path / "t.csv", index=False); df.to_parquet(tmp_path / "t.parquet")
     msgs = []
     for name in ("t.csv", "t.parquet"):
-        with pytest.raises(TargetError, match="the target is a continuous number") as e: prepare(tmp_path / name, "TotalCharges")
+        with pytest.raises(TargetError, match="the target is a continuous number") as e: prepare(tmp_path / name, "TotalCharges", task="classification")
         m = one_paragraph(e.value)
-        assert "identifier or free text" not in m and "regression is not supported yet" in m and "bin the amount" in m and "--target COLUMN" in m
+        assert "identifier or free text" not in m and "`-p task=regression`" in m and "bin the amount" in m and "--target COLUMN" in m
         msgs.append(m.split(": ", 1)[1])
+        assert prepare(tmp_path / name, "TotalCharges").task == "regression"
     assert msgs[0] == msgs[1]
 
 def test_telco_total_charges_target_is_continuous():
-    with pytest.raises(TargetError, match="continuous number"): prepare("demo:telco_churn", "TotalCharges")
+    with pytest.raises(TargetError, match="continuous number"): prepare("demo:telco_churn", "TotalCharges", task="classification")
+    assert prepare("demo:telco_churn", "TotalCharges").task == "regression"
 
 def test_case_variants_of_labels_warn_and_can_be_merged():
     df = rows(60).assign(y=["Yes"] * 20 + ["YES"] * 5 + ["yes "] * 5 + ["No"] * 30)

@@ -198,7 +198,9 @@ REPORT = [
     C("report-out-dot", G, R + ["good.csv", "--target", "y", "--out", "."], 2, "not written by insight-nb", "--out"),
     C("report-unknown-option", G, R + ["good.csv", "--target", "y", "--bogus"], 2, "--bogus", "--help"),
     # the target's own checks run before a kernel starts (they used to fail a whole report late, with two "Fix:" parts)
-    C("report-target-continuous", variant("cont.csv", continuous_target), R + ["cont.csv", "--target", "y"], 2, "continuous", "target 'y'"),
+    # a continuous number is regression by default (issue 14); read as classes it is refused
+    C("report-target-continuous", variant("cont.csv", continuous_target), R + ["cont.csv", "--target", "y", "-p", "task=classification"], 2, "continuous", "target 'y'"),
+    C("report-task-regression-on-labels", G, R + ["good.csv", "--target", "y", "-p", "task=regression"], 2, "not a number", "task=auto"),
     C("report-target-constant", variant("const.csv", constant_target), R + ["const.csv", "--target", "y"], 2, "constant", "'y'"),
     C("report-target-identifier", variant("ids.csv", id_target), R + ["ids.csv", "--target", "y"], 2, "'y'", "Fix:"),
     C("report-target-single-row-class", variant("rare.csv", single_row_class), R + ["rare.csv", "--target", "y"], 2, "1 row", "drop_rare_classes"),
@@ -217,7 +219,8 @@ PROFILE = [
     C("profile-bad-encoding-name", G, P + ["good.csv", "--target", "y", "--encoding", "klingon"], 2, "klingon", "--encoding"),
     C("profile-target-typo", G, P + ["good.csv", "--target", "Y_"], 2, "'Y_'", "Did you mean"),
     C("profile-target-constant", variant("const.csv", constant_target), P + ["const.csv", "--target", "y"], 2, "'y'", "constant"),
-    C("profile-target-continuous", variant("cont.csv", continuous_target), P + ["cont.csv", "--target", "y"], 2, "'y'", "continuous"),
+    C("profile-target-continuous", variant("cont.csv", continuous_target), P + ["cont.csv", "--target", "y", "-p", "task=classification"], 2, "'y'", "continuous"),
+    C("profile-task-regression-on-labels", G, P + ["good.csv", "--target", "y", "-p", "task=regression"], 2, "'y'", "not a number"),
     C("profile-target-id-like", variant("ids.csv", id_target), P + ["ids.csv", "--target", "y"], 2, "'y'", "identifier"),
     C("profile-single-row-class", variant("rare.csv", single_row_class), P + ["rare.csv", "--target", "y"], 2, "'maybe'", "1 row"),
     C("profile-positive-class-typo", G, P + ["good.csv", "--target", "y", "--positive-class", "yess"], 2, "'yess'", "--positive-class"),

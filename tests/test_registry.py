@@ -258,3 +258,51 @@ def test_studio_controls_start_at_the_estimator_defaults():
     (name, params), = registry.check_models(s.recipe().models)
     assert name == "torch_mlp" and params["hidden"] == list(d["hidden"]) and "h/2" in s.hidden.description
     assert {k: params[k] for k in ("epochs", "batch_size", "dropout")} == {k: d[k] for k in ("epochs", "batch_size", "dropout")}
+
+
+# ---- tasks: classification and regression models
+
+@pytest.fixture(scope="module")
+def regression_ds():
+    "A small regression frame: an amount that depends on a number and a category."
+    import pandas as pd
+    from insight_nb.dataset import prepare
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=300), "group": rng.choice(["a", "b", "c"], 300)})
+    df["amount"] = 50 + 10 * df.x + df.group.map({"a": 0.0, "b": 8.0, "c": -5.0}) + rng.normal(0, 1, 300)
+    return quiet(prepare, df, "amount")
+
+
+def test_a_classifier_is_refused_for_a_regression_target_naming_the_regressors(regression_ds):
+    assert regression_ds.task == "regression"
+    with pytest.raises(InsightError) as e: registry.check_models(["sk_logreg"], task=regression_ds.task)
+    m = str(e.value)
+    assert "sk_logreg does not predict numbers; for regression use sk_ridge, sk_hgb or torch_mlp" in m and "sk_ridge" in e.value.fix
+    for name in ("torch_logreg", "sk_tfidf_logreg", "text_embed_mlp"):
+        with pytest.raises(InsightError, match=f"{name} does not predict numbers"): registry.check_models([name], task="regression")
+    with pytest.raises(InsightError, match="sk_ridge does not predict two classes"): registry.check_models(["sk_ridge"], task="binary")
+    assert registry.check_models(registry.default_models("regression"), task="regression") == [(n, {}) for n in ["sk_ridge", "sk_hgb", "torch_mlp"]]
+    assert registry.default_models("binary") == registry.default_models("multiclass") == ["sk_logreg", "sk_hgb", "torch_mlp"]
+
+
+@pytest.mark.parametrize("name", ["sk_ridge", "sk_hgb"])
+def test_sklearn_regressors_fit_and_predict(regression_ds, name):
+    from sklearn.metrics import r2_score
+    from insight_nb.estimators import fit_estimator
+    ds = regression_ds
+    est = registry.make_model(name, ds.schema, seed=0)
+    fit_estimator(est, ds.X.iloc[:220], ds.y.iloc[:220].to_numpy(), ds.schema)
+    pred = est.predict(ds.X.iloc[220:])
+    assert pred.dtype.kind == "f" and pred.shape == (80,)
+    assert r2_score(ds.y.iloc[220:], pred) > 0.8
+    assert registry.make_model({name: {"alpha": 3.0} if name == "sk_ridge" else {"max_iter": 20}}, ds.schema).get_params()[
+        "ridge__alpha" if name == "sk_ridge" else "histgradientboostingregressor__max_iter"] == (3.0 if name == "sk_ridge" else 20)
+
+
+def test_torch_mlp_is_a_regressor_on_a_regression_target(regression_ds, telco_ds):
+    models = pytest.importorskip("insight_nb.models")
+    if not hasattr(models, "TorchTabularRegressor"): pytest.skip("TorchTabularRegressor is not there yet")
+    assert type(registry.make_model("torch_mlp", regression_ds.schema)).__name__ == "TorchTabularRegressor"
+    assert type(registry.make_model("torch_mlp", telco_ds.schema)).__name__ == "TorchTabularClassifier"
+    est = registry.make_model({"torch_mlp": {"hidden": [16], "epochs": 3}}, regression_ds.schema)
+    assert est.get_params()["hidden"] == [16]

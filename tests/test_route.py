@@ -17,9 +17,16 @@ def test_tweets_with_text_and_columns_are_tabular_fusion(shared_data):
 
 
 @pytest.mark.parametrize("name,target", [("ames.csv", "Sale_Price"), ("credit_balance.csv", "Balance")])
-def test_regression_targets_are_refused(shared_data, name, target):
-    with pytest.raises(InsightError, match="regression is not supported yet"):
-        choose_template(shared_data / "gauntlet" / name, target)
+def test_regression_targets_go_to_the_regression_report(shared_data, name, target):
+    r = choose_template(shared_data / "gauntlet" / name, target)
+    assert (r.template, r.task, r.n_classes, r.params) == ("regression_report", "regression", 0, {"template": "regression_report", "target": target})
+    assert r.reason.startswith(f"regression_report: the numeric target {target!r}") and "set task: classification" in r.reason
+
+
+@pytest.mark.parametrize("name,target", [("ames.csv", "Sale_Price"), ("credit_balance.csv", "Balance")])
+def test_task_classification_refuses_a_regression_target(shared_data, name, target):
+    with pytest.raises(InsightError, match="too many to be classes, and task is classification"):
+        choose_template(shared_data / "gauntlet" / name, target, {"task": "classification"})
 
 
 def test_a_role_given_by_the_user_decides(shared_data):

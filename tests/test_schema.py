@@ -76,6 +76,8 @@ def test_the_sweep_example_validates(schema):
     ({"on_bad_lines": "warn"}, "on_bad_lines", "on_bad_lines must be 'error' or 'skip'"),
     ({"models": []}, "models", "models must list at least 1 item"),
     ({"success_rate": 2}, "success_rate", "success_rate must be between 0 and 1"),
+    ({"task": "regresion"}, "task", "task must be 'auto' or 'classification' or 'regression'"),
+    ({"interval_level": 0.3}, "interval_level", "interval_level must be between 0.5 and 0.99, got 0.3"),
 ])
 def test_a_bad_value_is_refused_by_the_schema_and_the_model_naming_the_field(schema, bad, field, message):
     with pytest.raises(jsonschema.ValidationError) as e:
@@ -106,3 +108,19 @@ def test_the_cli_help_and_the_controls_come_from_the_model():
 def test_schema_rejects_both_flags(capsys):
     assert main(["schema", "--sweep", "--template", "tabular_report"]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_task_and_interval_level_travel_through_every_door(schema):
+    """The regression fields are recipe fields like any other: the CLI (-p), YAML (flat or sectioned), the template's
+    parameters cell, and prepare() through data_options()."""
+    from insight_nb.recipe import parse_value, field_types
+    assert (schema["properties"]["task"]["section"], schema["properties"]["interval_level"]["section"]) == ("data", "evaluation")
+    assert schema["properties"]["task"]["enum"] == ["auto", "classification", "regression"] and schema["properties"]["task"]["default"] == "auto"
+    assert parse_value("task", "regression", field_types()["task"]) == "regression"
+    assert parse_value("interval_level", "0.8", field_types()["interval_level"]) == 0.8
+    r = Recipe.from_yaml("data:\n  task: regression\nevaluation:\n  interval_level: 0.95\n")
+    assert (r.task, r.interval_level) == ("regression", 0.95) and Recipe.from_yaml(r.to_yaml()) == r
+    assert r.data_options()["task"] == "regression"
+    for name in TEMPLATES:
+        params = template_parameters(template_path(name))
+        assert params["task"] == "auto" and params["interval_level"] == 0.9
