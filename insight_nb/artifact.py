@@ -37,7 +37,7 @@ def _jsonable(v):
     if isinstance(v, dict): return {str(k): _jsonable(x) for k, x in v.items()}
     return f"<{type(v).__name__}>"
 
-# %% ../nbs/32_artifact.ipynb #7adcf018
+# %% ../nbs/32_artifact.ipynb #8d93b3ea
 def _python_fix(e: InsightError) -> InsightError:
     "The same error for a Python caller: `force=True` and `path` instead of the command line's `--force` and `--out`."
     py = lambda t: t.replace("--force", "force=True").replace("--out", "path") if t else t
@@ -52,6 +52,10 @@ def save_model(model, path, dataset=None, metrics: dict | None = None, force: bo
     files are removed, because a model folder must hold exactly what was saved."""
     from safetensors.torch import save_file
     from insight_nb.learner import model_signature
+    from insight_nb.models import TorchTabularBase
+    if not isinstance(model, TorchTabularBase):   # a scikit-learn pipeline would need pickling: not in a folder anyone may load
+        raise InsightError(f"save_model saves insight_nb's torch tabular models; a {type(model).__name__} cannot be saved yet.", where="save_model",
+                           fix="train a TorchTabularClassifier (models: [torch_mlp]) to save and score it, or keep scoring this model in your session.")
     if not hasattr(model, "module_"):
         raise InsightError("the model is not fitted.", where="save_model", fix="fit it first (or load_model an artifact).")
     if not hasattr(model, "classes_"):   # a regressor: its folder format (target scale, no classes) is not written yet

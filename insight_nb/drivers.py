@@ -298,7 +298,7 @@ def describe_effect(pd_: dict, label: str = "the predicted probability", min_cha
     elif 0 < lo < len(m) - 1 and min(a, b) - m[lo] >= min_change: s += f", lowest ({f(m[lo])}) near {c} = {_fv(g[lo])}"
     return s + "."
 
-# %% ../nbs/26_drivers.ipynb #e973e290
+# %% ../nbs/26_drivers.ipynb #9ecb79a8
 @dataclass
 class Drivers:
     "Permutation importance with intervals, partial dependence of the top drivers and sentences."
@@ -386,6 +386,7 @@ def drivers(model, data, y=None, rows=None, *, top: int = 3, n_repeats: int = 5,
     At most `max_rows` rows are used (a seeded sample). A regression model (see `scored`, `task`) is explained by the
     increase in RMSE when a column is shuffled and the partial dependence of its predicted value, in the target's units."""
     sc = model if isinstance(model, Scored) else scored(model, data, y, rows, classes, positive_class, task=task)
+    y_all = data.y.to_numpy() if hasattr(data, "schema") and hasattr(data, "y") else sc.y   # class counts of the data, not of a sample
     if max_rows and len(sc.X) > max_rows:
         keep = np.sort(np.random.default_rng(seed).choice(len(sc.X), max_rows, replace=False))
         sc = Scored(sc.model, sc.X.iloc[keep].reset_index(drop=True), sc.y[keep], sc.classes, sc.positive_class, sc.target, sc.name, sc.schema)
@@ -393,7 +394,7 @@ def drivers(model, data, y=None, rows=None, *, top: int = 3, n_repeats: int = 5,
     reg = sc.task == "regression"
     if reg: cls, why, fmt, min_change = None, None, value_format(sc.y), 0.01 * float(np.nanstd(np.asarray(sc.y, float)))
     else:
-        cls, why = class_of_interest(sc.y, sc.classes, positive_class if positive_class is not None else sc.positive_class)
+        cls, why = class_of_interest(y_all, sc.classes, positive_class if positive_class is not None else sc.positive_class)
         fmt, min_change = None, 0.01
     label = sc.target_label(cls)
     pdp = {c: partial_dependence(sc, c, n_rows=n_pd_rows, seed=seed, cls=cls) for c in imp.column.head(top)}

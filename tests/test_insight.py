@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from insight_nb.privacy import mask_text, mask_frame, find_pii, show
-from insight_nb.segments import find_segments, clusters, wilson
+from insight_nb.segments import find_segments, wilson
+from insight_nb.clusters import clusters
 from insight_nb.fairness import fairness, group_rates, gaps, age_bands
 from insight_nb.actions import targeting_plan, credit_policy, what_if
 from insight_nb.findings import findings, Finding, Findings
