@@ -197,7 +197,7 @@ def _route(merged: dict, origins: dict, chosen) -> dict:
 class ReportRunError(InsightError):
     "The report notebook failed while running; its partial notebook was kept."
 
-# %% ../nbs/42_report.ipynb #3e148b09
+# %% ../nbs/42_report.ipynb #9a8d1f64
 @dataclass
 class ReportResult:
     """Where a published report is and what it says. `status` is "ok", or "partial" when optional sections failed
@@ -250,6 +250,17 @@ def route_cell(route: dict):
     cell.metadata["tags"] = ["insight-route"]
     return cell
 
+def _default_report_out(spec) -> Path:
+    """`reports/output/<data name>/report`, unless it holds the report of another file with the same name (two `train.csv`):
+    replacing that report, and comparing with it as the previous run, would mix two data sets, so the run is refused."""
+    out, src = default_out(spec.recipe.source, "report"), str(spec.params["source"])
+    try: prev = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["data"]["source"]
+    except (OSError, ValueError, KeyError, TypeError): return out
+    if prev == src: return out
+    mine = default_out(f"{Path(src).parent.name}_{Path(src).stem}", "report") if not src.startswith("demo:") else out.with_name("report_2")
+    raise InsightError(f"the default output folder {out} holds the report of {prev}, and this run reads {src}.", where="--out",
+                       fix=f"give this report its own folder, e.g. --out {mine} (Python: run_report(..., out='{mine}'))")
+
 def run_report(data=None, target=None, *, template=None, params=None, config=None, out=None, km=None,
                timeout: float | None = None, kernel_env: dict | None = None, force: bool = False, _cli: bool = False) -> ReportResult:
     """Run a report template on `data` into the folder `out`: report.ipynb, report.html, metrics.json, findings.json,
@@ -260,7 +271,8 @@ def run_report(data=None, target=None, *, template=None, params=None, config=Non
     `force`: publish into an existing folder insight_nb did not write, adding the report's files and touching nothing else."""
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     spec = resolve_report(data, target, template=template, params=params, config=config)
-    try: out = check_out(Path(out) if out else default_out(spec.recipe.source, "report"), force=force, what="report", names=REPORT_FILES)
+    try:
+        out = check_out(Path(out) if out else _default_report_out(spec), force=force, what="report", names=REPORT_FILES)
     except InsightError as e: raise (e if _cli else for_python(e)) from None
     t_check = time.perf_counter() - t0
     if "previous_run" in spec.params and spec.params["previous_run"] is None and "reference.json" in (read_marker(out) or {}).get("files", {}):
@@ -326,5 +338,6 @@ def run_report(data=None, target=None, *, template=None, params=None, config=Non
         raise
     remove_owned(out.with_name(out.name + ".failed"))  # a stale failure next to a good report misleads (removed only if ours)
     return ReportResult(out, out / "report.html", metrics, man, status, failed)
+
 
 
