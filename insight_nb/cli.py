@@ -239,7 +239,7 @@ def _score_cmd(ns) -> int:
     print(f"scored {len(res)} rows ({res.attrs.get('n_unseen', 0)} unseen category or boolean value(s)): {out}")
     return 0
 
-@subcommand("schema", "Print the JSON Schema of a recipe (every field with its help, section, default and limits), or of a sweep file.", [
+@subcommand("schema", "Print the JSON Schema of a recipe file, flat or sectioned (every field with its help, section, default and limits), or of a sweep file.", [
     (["--sweep"], dict(action="store_true", help="the schema of a sweep file (its keys, with `params` the report parameters)")),
     (["--template"], dict(default=None, help="the schema of this template's parameters (the recipe's fields and the template's own)")),
 ])
@@ -254,7 +254,7 @@ def _schema_cmd(ns) -> int:
         s = parameters_schema(template_path(ns.template))
     else:
         from insight_nb.recipe import Recipe
-        s = Recipe.json_schema()
+        s = Recipe.json_schema(sections=True)
     print(json.dumps(s, indent=2, ensure_ascii=False))
     return 0
 

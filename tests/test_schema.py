@@ -1,6 +1,8 @@
-"""One recipe, three doors: the recipe model is the only field list. `insight-nb schema` prints its JSON Schema, and every
-shipped template's parameters cell, the shipped recipe and the sweep example validate against it (no kernel starts)."""
+"""One recipe, three doors: the recipe model is the only field list. `insight-nb schema` prints its JSON Schema (a recipe
+file's: the fields flat, or grouped in their sections), and every shipped template's parameters cell, every recipe under
+reports/ and the sweep example validate against it (no kernel starts)."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,7 @@ import jsonschema
 import pytest
 
 from insight_nb.cli import main, params_help
-from insight_nb.recipe import HELP, SECTIONS, Recipe, RecipeError, field_names, flatten, load_yaml
+from insight_nb.recipe import HELP, SECTIONS, Recipe, RecipeError, field_names, load_yaml
 from insight_nb.report import TEMPLATES, parameters_schema, template_parameters, template_path
 from insight_nb.sweep import SWEEP_KEYS, load_sweep, sweep_schema
 
@@ -27,21 +29,35 @@ def schema():
 
 
 def test_schema_command_prints_a_valid_json_schema_of_the_recipe_fields(schema):
+    """Every field flat, then one property per section holding exactly that section's fields (the same definitions), and
+    nothing else at either level."""
     jsonschema.Draft202012Validator.check_schema(schema)
-    assert list(schema["properties"]) == field_names()
+    assert list(schema["properties"]) == field_names() + list(SECTIONS)
     assert schema["additionalProperties"] is False
-    for name, prop in schema["properties"].items():
+    for name in field_names():
+        prop = schema["properties"][name]
         assert prop["description"] == HELP[name] and prop["description"]
         assert name in SECTIONS[prop["section"]]
-    assert schema == Recipe.json_schema()
+    for sec, names in SECTIONS.items():
+        sp = schema["properties"][sec]
+        assert sp["type"] == "object" and sp["additionalProperties"] is False
+        assert sp["properties"] == {n: schema["properties"][n] for n in names}
+    assert schema == Recipe.json_schema(sections=True)
+    flat = Recipe.json_schema()       # the flat form: a report's parameters, a sweep's params
+    assert list(flat["properties"]) == field_names() and flat["additionalProperties"] is False
+    assert all(flat["properties"][n] == schema["properties"][n] for n in field_names())
 
 
 def test_the_defaults_and_the_examples_are_valid(schema):
     jsonschema.validate(Recipe().to_dict(), schema)
-    for name, prop in schema["properties"].items():
-        for ex in prop.get("examples", []):
+    jsonschema.validate(load_yaml(Recipe().to_yaml()), schema)     # what to_yaml writes: sectioned
+    for name in field_names():
+        for ex in schema["properties"][name].get("examples", []):
+            sec = schema["properties"][name]["section"]
             jsonschema.validate({name: ex}, schema)
+            jsonschema.validate({sec: {name: ex}}, schema)
             Recipe.from_dict({name: ex})      # the model agrees with its schema
+            Recipe.from_dict({sec: {name: ex}})
 
 
 @pytest.mark.parametrize("name", list(TEMPLATES))
@@ -53,20 +69,72 @@ def test_every_shipped_template_parameters_cell_validates(schema, name):
     Recipe.from_dict({k: v for k, v in params.items() if k in field_names()})
 
 
-def test_the_shipped_recipe_validates(schema):
-    flat = flatten(load_yaml(ROOT / "reports" / "telco_churn.yml"))
-    jsonschema.validate(flat, schema)
-    assert Recipe.from_dict(flat).target == "Churn"
+def reports_commands() -> dict:
+    "File name under reports/ -> the command its README runs it with ('report' for a recipe, 'sweep' for a sweep file)."
+    readme = (ROOT / "reports" / "README.md").read_text(encoding="utf-8")
+    return {f: cmd for cmd, f in re.findall(r"insight-nb (report|sweep) (?:--config )?reports/([\w.-]+\.ya?ml)", readme)}
 
 
-def test_the_sweep_example_validates(schema):
+def test_every_yaml_under_reports_validates_against_the_schema_of_its_command(schema):
+    """What the README advertises: `insight-nb schema` checks a recipe as it is written (sectioned here), and
+    `insight-nb schema --sweep` a sweep file; the recipe model agrees with the schema on each."""
+    cmds = reports_commands()
+    files = sorted(p.name for p in (ROOT / "reports").rglob("*.y*ml"))
+    assert files and set(files) == set(cmds), (files, cmds)
+    ss = schema_from_cli("--sweep")
+    for name, cmd in cmds.items():
+        d = load_yaml(ROOT / "reports" / name)
+        if cmd == "report":
+            jsonschema.validate(d, schema)               # as written: no flattening first
+            assert Recipe.from_dict(d, name).source and set(d) <= set(SECTIONS)
+        else:
+            jsonschema.validate(d, ss)
+            with pytest.raises(jsonschema.ValidationError): jsonschema.validate(d, schema)   # a sweep file is not a recipe
+    r = Recipe.from_yaml(ROOT / "reports" / "telco_churn.yml")
+    assert (r.target, r.cv) == ("Churn", 5)
+
+
+def test_the_sweep_example_and_its_runs_validate(schema):
     d = load_yaml(ROOT / "reports" / "weekly_sweep.yml")
     jsonschema.validate(d["params"], schema)
     ss = schema_from_cli("--sweep")
     jsonschema.Draft202012Validator.check_schema(ss)
     jsonschema.validate(d, ss)
     assert list(ss["properties"]) == list(SWEEP_KEYS)
-    assert load_sweep(ROOT / "reports" / "weekly_sweep.yml").datasets[0]["params"]["cv"] == 3
+    spec = load_sweep(ROOT / "reports" / "weekly_sweep.yml")
+    assert spec.datasets[0]["params"]["cv"] == 3
+    for ds in spec.datasets:                               # each run's recipe fields, flat, as the report gets them
+        run = {k: v for k, v in ds["params"].items() if k in field_names()}
+        jsonschema.validate(run, schema)
+        jsonschema.validate(run, Recipe.json_schema())
+        Recipe.from_dict(run)
+    with pytest.raises(jsonschema.ValidationError):        # a sweep's params are flat: no sections there
+        jsonschema.validate(dict(d, params={"evaluation": {"cv": 3}}), ss)
+
+
+def test_a_misspelled_section_is_refused_by_the_schema_and_the_cli_with_a_suggestion(schema, tmp_path, capsys):
+    bad = {"data": {"target": "Churn"}, "evaluaton": {"cv": 3}}
+    with pytest.raises(jsonschema.ValidationError, match="'evaluaton' was unexpected"):
+        jsonschema.validate(bad, schema)
+    with pytest.raises(RecipeError, match="unknown section 'evaluaton'. Fix: Did you mean 'evaluation'?"):
+        Recipe.from_dict(bad, "run.yml")
+    cfg = tmp_path / "run.yml"
+    cfg.write_text("data:\n  target: Churn\nevaluaton:\n  cv: 3\n")
+    assert main(["report", "demo:telco_churn", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown section 'evaluaton'" in err and "Did you mean 'evaluation'?" in err and "run.yml" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"data": {"cv": 3}}, "'cv' was unexpected"),                       # a field in another section
+    ({"evaluation": {"cv": 1}}, "1 is less than the minimum of 2"),
+    ({"data": "x.csv"}, "'x.csv' is not of type 'object'"),
+    ({"cv": 3, "evaluation": {"cv": 4}}, "False schema does not allow 3"),   # given twice, as flatten refuses it
+])
+def test_a_bad_section_is_refused_by_the_schema(schema, bad, message):
+    with pytest.raises(jsonschema.ValidationError, match=re.escape(message)):
+        jsonschema.validate(bad, schema)
 
 
 @pytest.mark.parametrize("bad, field, message", [
@@ -108,6 +176,28 @@ def test_the_cli_help_and_the_controls_come_from_the_model():
 def test_schema_rejects_both_flags(capsys):
     assert main(["schema", "--sweep", "--template", "tabular_report"]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_drop_duplicates_travels_through_every_door(schema, tmp_path):
+    """The cleaning report's advice (`-p drop_duplicates=true`) works: a recipe data option, passed to prepare()."""
+    import pandas as pd
+    from insight_nb.dataset import prepare
+    from insight_nb.recipe import DATA_OPTIONS, field_types, parse_value
+    from insight_nb.report import resolve_report
+    prop = schema["properties"]["drop_duplicates"]
+    assert (prop["default"], prop["section"]) == ("auto", "data") and "drop_duplicates" in DATA_OPTIONS
+    for ok in ("auto", True, False):
+        jsonschema.validate({"data": {"drop_duplicates": ok}}, schema)
+    for bad in ("yes", 1, None):
+        with pytest.raises(jsonschema.ValidationError): jsonschema.validate({"drop_duplicates": bad}, schema)
+        with pytest.raises(RecipeError, match="drop_duplicates must be 'auto' or true or false"): Recipe(drop_duplicates=bad)
+    assert [parse_value("drop_duplicates", t, field_types()["drop_duplicates"]) for t in ("true", "false", "auto")] == [True, False, "auto"]
+    spec = resolve_report("demo:telco_churn", params=["drop_duplicates=true"])
+    assert spec.params["drop_duplicates"] is True and spec.recipe.data_options()["drop_duplicates"] is True
+    assert Recipe.from_yaml("data:\n  drop_duplicates: false\n").data_options()["drop_duplicates"] is False
+    df = pd.DataFrame({"x": list(range(30)) + [0] * 6, "y": ["a", "b"] * 15 + ["a"] * 6})     # 6 copies of row 0, no identifier
+    assert len(prepare(df, "y", **Recipe().data_options())) == 36                          # auto keeps them (and says so)
+    assert len(prepare(df, "y", **Recipe(drop_duplicates=True).data_options())) == 30
 
 
 def test_task_and_interval_level_travel_through_every_door(schema):
