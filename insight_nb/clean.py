@@ -14,8 +14,9 @@ from .core import SchemaError, InsightError, did_you_mean, esc, fmt_num, html_ta
 from .schema import FEATURE_ROLES, Schema, coerce, check_class_counts
 
 # %% auto #0
-__all__ = ['RARE_LABEL', 'CleaningStep', 'CleaningReport', 'merge_rare', 'clean', 'single_feature_auc', 'redundant_pairs',
-           'LeakScan', 'leak_scan', 'leak_message', 'warn_leaks', 'leakage_check', 'Split', 'split_rows']
+__all__ = ['RARE_LABEL', 'SCORES', 'CleaningStep', 'CleaningReport', 'merge_rare', 'clean', 'single_feature_auc',
+           'redundant_pairs', 'LeakScan', 'target_relations', 'leak_scan', 'leak_message', 'relation_message',
+           'warn_leaks', 'leakage_check', 'Split', 'split_rows']
 
 # %% ../nbs/03_clean.ipynb #70bcffb7
 @dataclass
@@ -148,7 +149,7 @@ def clean(df: pd.DataFrame, schema: Schema, *, drop_duplicates: bool | str = "au
     rep.n_rows_out = len(out)
     return out, rep
 
-# %% ../nbs/03_clean.ipynb #22b35f7e
+# %% ../nbs/03_clean.ipynb #39d9acc9
 def _oof_rate(x: pd.Series, yk: np.ndarray, seed: int = 0, smoothing: float = 10.0) -> np.ndarray:
     "Out-of-fold (2 folds) smoothed target rate of each category."
     rng = np.random.default_rng(seed)
@@ -184,9 +185,16 @@ def _macro_auc(codes: np.ndarray, P: np.ndarray) -> float:
     aucs = [roc_auc_score(codes == k, P[:, k]) for k in ([K - 1] if K == 2 else range(K)) if 0 < (codes == k).sum() < len(codes)]
     return float(np.mean(aucs)) if aucs else float("nan")
 
+def _score(codes: np.ndarray, P: np.ndarray, K: int) -> float:
+    "The leak check's one metric: ROC AUC of class scores (`K` classes, see `_macro_auc`), or R² of predicted values (`K == 0`, a regression target)."
+    if K: return _macro_auc(codes, P)
+    ss = float(((codes - codes.mean()) ** 2).sum())
+    return 1 - float(((codes - P[:, 0]) ** 2).sum()) / ss if ss > 0 else float("nan")
+
 def _folds(codes: np.ndarray, n_splits: int = 3, seed: int = 0) -> list:
-    "Stratified folds when every class has `n_splits` rows, else plain shuffled folds."
+    "Stratified folds when every class has `n_splits` rows, else (and for a regression target, float `codes`) plain shuffled folds."
     from sklearn.model_selection import KFold, StratifiedKFold
+    if codes.dtype.kind == "f": return list(KFold(n_splits, shuffle=True, random_state=seed).split(codes))
     cnt = np.bincount(codes); cnt = cnt[cnt > 0]
     kf = StratifiedKFold(n_splits, shuffle=True, random_state=seed) if cnt.min() >= n_splits else KFold(n_splits, shuffle=True, random_state=seed)
     return list(kf.split(np.zeros(len(codes)), codes))
@@ -208,40 +216,60 @@ def _bins(x: pd.Series, max_bins: int = 32) -> np.ndarray:
     return np.where(ok, np.searchsorted(edges, v, side="right"), len(edges) + 1)
 
 def _rates(b: np.ndarray, codes: np.ndarray, K: int, tr: np.ndarray, at: np.ndarray, smoothing: float = 10.0) -> np.ndarray:
-    "Smoothed class rates of the bins of rows `at`, counted on rows `tr` (len(at) × K)."
+    "Smoothed class rates of the bins of rows `at`, counted on rows `tr` (len(at) × K); for a regression target (`K == 0`) the smoothed mean (len(at) × 1)."
     B = int(b.max()) + 1
+    if not K:
+        s, cnt = np.bincount(b[tr], weights=codes[tr], minlength=B), np.bincount(b[tr], minlength=B)
+        return ((s + smoothing * codes[tr].mean()) / (cnt + smoothing))[b[at]][:, None]
     cnt = np.bincount(b[tr] * K + codes[tr], minlength=B * K).reshape(B, K).astype(float)
     prior = np.bincount(codes[tr], minlength=K) / len(tr)
     return ((cnt + smoothing * prior) / (cnt.sum(1, keepdims=True) + smoothing))[b[at]]
 
 def _solo_oof(b: np.ndarray, codes: np.ndarray, K: int, folds: list) -> np.ndarray:
-    "Out-of-fold smoothed class rates of each bin (n × K)."
-    P = np.empty((len(b), K))
+    "Out-of-fold smoothed class rates (n × K), or means (n × 1) for a regression target, of each bin."
+    P = np.empty((len(b), max(K, 1)))
     for tr, te in folds: P[te] = _rates(b, codes, K, tr, te)
     return P
 
-def _logit_feats(R: np.ndarray) -> np.ndarray:
-    "Class rates as model inputs: the log-odds of the positive class for binary, log rates of every class otherwise."
+def _logit_feats(R: np.ndarray, K: int) -> np.ndarray:
+    "Class rates as model inputs: the log-odds of the positive class for binary, log rates of every class otherwise; means as they are (`K == 0`)."
+    if not K: return R
     R = np.clip(R, 1e-4, 1 - 1e-4)
     return np.log(R[:, 1:] / R[:, :1]) if R.shape[1] == 2 else np.log(R)
 
-def _rest_oof_auc(bins: list, codes: np.ndarray, K: int, folds: list, seed: int = 0) -> float:
-    """Out-of-fold ROC AUC of all the columns in `bins` together: a logistic regression on their class rates, the training rows'
-    rates counted out-of-fold inside the training part (2 folds) and the test rows' on the whole training part."""
-    from sklearn.linear_model import LogisticRegression
+def _filled(v: np.ndarray) -> np.ndarray:
+    "Numbers with missing values at the median (0 when all are missing)."
+    return np.where(np.isnan(v), np.nanmedian(v) if (~np.isnan(v)).any() else 0.0, v)
+
+def _line_oof(v: np.ndarray, y: np.ndarray, folds: list) -> np.ndarray:
+    "Out-of-fold predictions (n × 1) of a straight line through one number (missing at the median) and a numeric target."
+    v, P = _filled(v), np.empty((len(v), 1))
+    for tr, te in folds:
+        x, t = v[tr] - v[tr].mean(), y[tr] - y[tr].mean()
+        k = (x * t).sum() / (x * x).sum() if (x * x).sum() > 0 else 0.0
+        P[te, 0] = y[tr].mean() + k * (v[te] - v[tr].mean())
+    return P
+
+def _rest_oof_score(bins: list, codes: np.ndarray, K: int, folds: list, seed: int = 0, lines: np.ndarray | None = None) -> float:
+    """Out-of-fold score (`_score`) of all the columns in `bins` together: a logistic regression on their class rates (a ridge regression on
+    their mean target, and on the numbers `lines` as they are, for a regression target), the training rows' rates counted out-of-fold inside
+    the training part (2 folds) and the test rows' on the whole training part."""
+    from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
-    P = np.zeros((len(codes), K))
+    P = np.zeros((len(codes), max(K, 1)))
     with threadpool_limits(1):   # small problems: threads only add overhead, and oversubscribe a busy machine
       for tr, te in folds:
           inner = np.random.default_rng(seed).integers(0, 2, len(tr))
-          Xtr = np.hstack([_logit_feats(np.vstack([_rates(b, codes, K, tr[inner != h], tr[inner == h]) for h in (0, 1)])) for b in bins])
+          Xtr = np.hstack([_logit_feats(np.vstack([_rates(b, codes, K, tr[inner != h], tr[inner == h]) for h in (0, 1)]), K) for b in bins])
           order = np.concatenate([tr[inner == 0], tr[inner == 1]])
-          Xte = np.hstack([_logit_feats(_rates(b, codes, K, tr, te)) for b in bins])
+          Xte = np.hstack([_logit_feats(_rates(b, codes, K, tr, te), K) for b in bins])
+          if lines is not None and lines.shape[1]: Xtr, Xte = np.hstack([Xtr, lines[order]]), np.hstack([Xte, lines[te]])
           sc = StandardScaler().fit(Xtr)
+          if not K: P[te, 0] = Ridge(alpha=1.0).fit(sc.transform(Xtr), codes[order]).predict(sc.transform(Xte)); continue
           m = LogisticRegression(C=1.0, max_iter=300).fit(sc.transform(Xtr), codes[order])
           P[np.ix_(te, m.classes_)] = m.predict_proba(sc.transform(Xte))
-    return _macro_auc(codes, P)
+    return _score(codes, P, K)
 
 def _affine_text(a: str, b: str, k: float, c: float) -> str:
     "How `b` follows from `a`, in words."
@@ -277,25 +305,68 @@ def redundant_pairs(df: pd.DataFrame, columns: list, max_columns: int = 300) -> 
 
 @dataclass
 class LeakScan:
-    "What `leak_scan` found: `suspects` {column: evidence}, exact `redundant` pairs, the rows and folds used, the seconds it took."
+    """What `leak_scan` found: `suspects` {column: evidence}, exact `redundant` pairs, `relations` (a numeric target that is almost the
+    product or ratio of two features, see `target_relations`), the rows and folds used, the seconds it took."""
     suspects: dict = field(default_factory=dict)
     redundant: list = field(default_factory=list)
+    relations: list = field(default_factory=list)
     n_rows: int = 0
     folds: int = 3
     seconds: float = 0.0
 
     @property
-    def leakage(self) -> dict: return {c: e["solo_auc"] for c, e in self.suspects.items()}
+    def leakage(self) -> dict: return {c: e[f"solo_{e.get('score', 'auc')}"] for c, e in self.suspects.items()}
     def to_dict(self): return asdict(self)
 
-def _suspect(rule, solo_auc, solo_cv_auc, rest_cv_auc, n, folds) -> dict:
-    return dict(rule=rule, metric="ROC AUC (macro one-vs-rest for multiclass)", solo_auc=round(float(solo_auc), 4), solo_cv_auc=round(float(solo_cv_auc), 4),
-                rest_cv_auc=None if rest_cv_auc is None else round(float(rest_cv_auc), 4), n=int(n), folds=folds)
+SCORES = {"auc": ("ROC AUC", "ROC AUC (macro one-vs-rest for multiclass)"), "r2": ("R²", "R² (out-of-fold)")}
+
+def _suspect(rule, score, solo, solo_cv, rest_cv, n, folds) -> dict:
+    "The evidence of one suspect; the scores are named after the metric: `solo_auc`, `solo_cv_auc`, `rest_cv_auc` (or `..._r2`)."
+    r = lambda v: None if v is None else round(float(v), 4)
+    return {"rule": rule, "metric": SCORES[score][1], "score": score, f"solo_{score}": r(solo), f"solo_cv_{score}": r(solo_cv),
+            f"rest_cv_{score}": r(rest_cv), "n": int(n), "folds": folds}
+
+def _corr(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    "Pearson correlation over the rows where both are finite, and how many rows that is (nan below 10 rows or for a constant)."
+    ok = np.isfinite(a) & np.isfinite(b)
+    n = int(ok.sum())
+    if n < 10: return float("nan"), n
+    x, y = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
+    d = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return (float((x * y).sum()) / d if d > 0 else float("nan")), n
+
+def target_relations(df: pd.DataFrame, target: str, columns: list, max_columns: int = 8, min_corr: float = 0.99, min_gain: float = 0.02,
+                     max_found: int = 3) -> list:
+    """A numeric target that is (almost) the product `a × b` or the ratio `a / b` of two numeric features: the correlation of the target with
+    it is at least `min_corr` (in size), its square beats the better factor's alone by `min_gain` (a copy of the target is a leak, not a
+    product), and the rank correlation agrees (≥ 0.95, so no few extreme rows make it). Only the `max_columns` numbers most correlated with
+    the target are paired (28 pairs for 8). Returns dicts `relation`, `columns`, `expression`, `corr`, `slope`, `intercept`, `solo_corr`,
+    `n`, best first."""
+    y = _as_float(df[target])
+    num = [c for c in columns if c in df and _numeric(df[c]) and not pd.api.types.is_datetime64_any_dtype(df[c]) and df[c].nunique() >= 3]
+    V = {c: _as_float(df[c]) for c in num}
+    r = {c: _corr(V[c], y)[0] for c in num}
+    top = sorted([c for c in num if r[c] == r[c]], key=lambda c: -abs(r[c]))[:max_columns]
+    out = []
+    with np.errstate(all="ignore"):
+        for i, a in enumerate(top):
+            for b in top[i + 1:]:
+                for rel, expr, v in (("product", f"{a} × {b}", V[a] * V[b]), ("ratio", f"{a} / {b}", V[a] / V[b]), ("ratio", f"{b} / {a}", V[b] / V[a])):
+                    c, n = _corr(v, y)
+                    if not (abs(c) >= min_corr and c * c >= max(r[a] ** 2, r[b] ** 2) + min_gain): continue
+                    ok = np.isfinite(v) & np.isfinite(y)
+                    if abs(pd.Series(v[ok]).corr(pd.Series(y[ok]), method="spearman")) < 0.95: continue
+                    k, c0 = np.polyfit(v[ok], y[ok], 1)
+                    out.append(dict(relation=rel, columns=[a, b], expression=expr, corr=round(c, 4), slope=float(f"{k:.4g}"), intercept=float(f"{c0:.4g}"),
+                                    solo_corr={a: round(r[a], 4), b: round(r[b], 4)}, n=n))
+    return sorted(out, key=lambda d: -abs(d["corr"]))[:max_found]
 
 def leak_scan(df: pd.DataFrame, schema: Schema, threshold: float = 0.95, min_auc: float = 0.80, max_rows: int = 20_000, folds: int = 3,
-              seed: int = 0, max_candidates: int = 3, tol: float = 0.02) -> LeakScan:
-    """Flag features that predict the target alone (ROC AUC ≥ `threshold`) or dominate it (cross-validated AUC alone ≥ `min_auc`
-    and ≥ that of all the other features together), and find exact relations between two features. No warnings: see `leakage_check`."""
+              seed: int = 0, max_candidates: int = 3, tol: float = 0.02, min_r2: float = 0.5) -> LeakScan:
+    """Flag features that predict the target alone (score ≥ `threshold`) or dominate it (cross-validated score alone ≥ the floor and ≥ that of
+    all the other features together), and find exact relations between two features. The score is ROC AUC for a class target (floor
+    `min_auc`) and R² for a numeric one (floor `min_r2`), which is also checked for being almost a product or ratio of two features
+    (`target_relations`). No warnings: see `leakage_check`."""
     import time
     t0 = time.perf_counter()
     feats = [c for c in schema.by_role("numeric", "categorical", "boolean", "datetime") if c in df]
@@ -303,50 +374,70 @@ def leak_scan(df: pd.DataFrame, schema: Schema, threshold: float = 0.95, min_auc
     s = df.sample(max_rows, random_state=seed) if len(df) > max_rows else df
     scan = LeakScan(redundant=redundant_pairs(s, feats), folds=folds)
     if t is None or not feats: scan.seconds = time.perf_counter() - t0; return scan
-    codes = pd.Categorical(s[t.name], categories=list(t.classes)).codes.astype("int64")
-    s, codes = s[codes >= 0], codes[codes >= 0]
-    K = len(t.classes)
+    reg = t.task == "regression"
+    if reg: codes, K, score, floor = _as_float(s[t.name]), 0, "r2", min_r2   # K == 0: the target is a number, scored by R²
+    else: codes, K, score, floor = pd.Categorical(s[t.name], categories=list(t.classes)).codes.astype("int64"), len(t.classes), "auc", min_auc
+    known = ~np.isnan(codes) if reg else codes >= 0
+    s, codes = s[known], codes[known]
     if len(s) < 2 * folds or len(np.unique(codes)) < 2: scan.seconds = time.perf_counter() - t0; return scan
     scan.n_rows, fo = len(s), _folds(codes, folds, seed)
-    cv = {c: _macro_auc(codes, _solo_oof(_bins(s[c]), codes, K, fo)) for c in feats}
-    raw = {c: single_feature_auc(s[c], s[t.name], list(t.classes)) if _numeric(s[c]) else cv[c] for c in feats}
+    if reg: scan.relations = target_relations(s, t.name, feats)
+    cv = {c: _score(codes, _solo_oof(_bins(s[c]), codes, K, fo), K) for c in feats}
+    if reg: cv = {c: max(cv[c], _score(codes, _line_oof(_as_float(s[c]), codes, fo), 0)) if _numeric(s[c]) else cv[c] for c in feats}   # a number: also a line
+    raw = {c: single_feature_auc(s[c], s[t.name], list(t.classes)) if K and _numeric(s[c]) else cv[c] for c in feats}
     solo = {c: np.nanmax([cv[c], raw[c], 0.0]) for c in feats}
     for c in feats:
-        if solo[c] >= threshold: scan.suspects[c] = _suspect("alone", solo[c], cv[c], None, len(s), folds)
+        if solo[c] >= threshold: scan.suspects[c] = _suspect("alone", score, solo[c], cv[c], None, len(s), folds)
     partners = {}
     for p in scan.redundant:
         a, b = p["columns"]; partners.setdefault(a, set()).add(b); partners.setdefault(b, set()).add(a)
-    bins = {}
-    for c in [c for c in sorted(feats, key=lambda c: -cv[c]) if c not in scan.suspects][:max_candidates]:
+    bins, factors = {}, {c for r in scan.relations for c in r["columns"]}   # a factor of the target is explained by the relation, not dominance
+    for c in [c for c in sorted(feats, key=lambda c: -cv[c]) if c not in scan.suspects and c not in factors][:max_candidates]:
         others = [o for o in feats if o != c and o not in partners.get(c, ()) and o not in scan.suspects]
-        if cv[c] < min_auc or not others: continue
-        best_other = max((cv[o] for o in others), default=0.5)
+        if cv[c] < floor or not others: continue
+        best_other = max((cv[o] for o in others), default=0.5 if K else 0.0)
         if cv[c] < best_other - tol: continue   # the best other feature alone already beats it (up to noise)
         for o in others: bins.setdefault(o, _bins(s[o]))
-        rest = max(best_other, _rest_oof_auc([bins[o] for o in others], codes, K, fo, seed))
-        if cv[c] >= rest: scan.suspects[c] = _suspect("dominance", solo[c], cv[c], rest, len(s), folds)
+        lines = np.column_stack([_filled(_as_float(s[o])) for o in others if _numeric(s[o])] or [np.empty((len(s), 0))]) if reg else None
+        rest = max(best_other, _rest_oof_score([bins[o] for o in others], codes, K, fo, seed, lines))
+        if cv[c] >= rest: scan.suspects[c] = _suspect("dominance", score, solo[c], cv[c], rest, len(s), folds)
     scan.seconds = time.perf_counter() - t0
     return scan
 
 def leak_message(col: str, target: str, e: dict) -> str:
     "The warning (and finding text) for one suspect column."
-    if e["rule"] == "alone": why = f"alone predicts {target!r} with ROC AUC {e['solo_auc']:.3f}"
-    else: why = (f"alone predicts {target!r} as well as all the other columns together (cross-validated ROC AUC {e['solo_cv_auc']:.3f} "
-                 f"alone vs {e['rest_cv_auc']:.3f} for the rest)")
+    m = e.get("score", "auc"); name = SCORES[m][0]
+    if e["rule"] == "alone": why = f"alone predicts {target!r} with {name} {e[f'solo_{m}']:.3f}"
+    else: why = (f"alone predicts {target!r} as well as all the other columns together (cross-validated {name} {e[f'solo_cv_{m}']:.3f} "
+                 f"alone vs {e[f'rest_cv_{m}']:.3f} for the rest)")
     return f"possible leakage: {col!r} {why}. Known only after the outcome? Check when this value is recorded"
 
+def relation_message(target: str, r: dict) -> str:
+    "The warning (and finding text) for a target that is almost a product or ratio of two features."
+    a, b = r["columns"]
+    k, c0 = r["slope"], r["intercept"]
+    expr = r["expression"] if abs(k - 1) < 0.005 else f"{k:.4g} × ({r['expression']})"
+    fit = f"{target} ≈ {expr}" + (f" {'+' if c0 > 0 else '-'} {abs(c0):.4g}" if c0 else "")
+    return (f"possible deterministic target: {target!r} is almost {r['expression']} ({fit}, correlation {r['corr']:.4f} on {r['n']:,} rows; "
+            f"{a} alone {r['solo_corr'][a]:.3f}, {b} alone {r['solo_corr'][b]:.3f}). A model given both columns predicts it almost exactly, "
+            f"which is why its R² is near 1. Is {target!r} computed from them? Check when this value is recorded")
+
 def warn_leaks(scan: LeakScan, schema: Schema) -> None:
-    "One warning per suspect column and per redundant pair."
+    "One warning per suspect column, per target relation and per redundant pair."
     for c, e in scan.suspects.items():
         warn(f"{leak_message(c, schema.target.name, e)}; if it is recorded after the outcome, drop it with {set_option_hint('roles', {c: 'ignored'})}.")
+    for r in scan.relations:
+        warn(f"{relation_message(schema.target.name, r)}; to see what else drives it, leave one of them out, e.g. "
+             f"{set_option_hint('roles', {r['columns'][1]: 'ignored'})}.")
     for p in scan.redundant:
         a, b = p["columns"]
         warn(f"redundant columns: {a!r} and {b!r} carry the same information ({p['detail']}); keeping one of them is enough, "
              f"e.g. {set_option_hint('roles', {b: 'ignored'})}.")
 
-def leakage_check(df: pd.DataFrame, schema: Schema, threshold: float = 0.95, max_rows: int = 20_000, seed: int = 0, min_auc: float = 0.80) -> dict:
-    "`leak_scan` with a warning per suspect and per redundant pair. Returns {column: solo ROC AUC} of the suspects."
-    scan = leak_scan(df, schema, threshold=threshold, min_auc=min_auc, max_rows=max_rows, seed=seed)
+def leakage_check(df: pd.DataFrame, schema: Schema, threshold: float = 0.95, max_rows: int = 20_000, seed: int = 0, min_auc: float = 0.80,
+                  min_r2: float = 0.5) -> dict:
+    "`leak_scan` with a warning per suspect, per target relation and per redundant pair. Returns {column: solo ROC AUC (R² for a numeric target)} of the suspects."
+    scan = leak_scan(df, schema, threshold=threshold, min_auc=min_auc, max_rows=max_rows, seed=seed, min_r2=min_r2)
     warn_leaks(scan, schema)
     return scan.leakage
 
