@@ -16,7 +16,8 @@ from .privacy import show, mask_text
 from .findings import Finding, evidence, finding_generator, findings as run_findings
 
 # %% auto #0
-__all__ = ['WhatIf', 'what_if_findings', 'what_if', 'TargetingPlan', 'targeting_findings', 'targeting_plan', 'CreditPolicy',
+__all__ = ['CAMPAIGN_FIELDS', 'WhatIf', 'what_if_findings', 'what_if', 'default_business_numbers', 'business_hint',
+           'default_business_note', 'TargetingPlan', 'targeting_findings', 'targeting_plan', 'CreditPolicy',
            'policy_findings', 'credit_policy']
 
 # %% ../nbs/28_actions.ipynb #389ef665
@@ -108,7 +109,35 @@ def what_if(model, rows: pd.DataFrame, changes: dict, *, ds=None, classes=None, 
     if p0.ndim == 2: p0, p1 = p0[:, -1], p1[:, -1]
     return WhatIf(dict(changes), p0, p1, sc.target_label(), int(unchanged.sum()) if len(changes) == 1 else 0)
 
-# %% ../nbs/28_actions.ipynb #624c02c4
+# %% ../nbs/28_actions.ipynb #66556684
+CAMPAIGN_FIELDS = ("contact_cost", "value_per_save", "success_rate")
+
+def default_business_numbers(b) -> bool:
+    """Whether the business numbers of `b` are the product defaults of `Business()`, i.e. most likely never set: for a
+    `Business` every field (with `cost_fp`/`cost_fn` unset), for a mapping (such as a targeting plan's `params`) the campaign numbers."""
+    d = Business()
+    if isinstance(b, Business): return b == d
+    return all(b.get(k) == getattr(d, k) for k in CAMPAIGN_FIELDS)
+
+def business_hint(b=None, costs: bool = False) -> str:
+    """How to set the campaign numbers from every door (CLI `-p`, recipe, Python), shown with the values of `b` (a `Business` or a
+    mapping with the campaign numbers; None: the defaults), as `core.set_option_hint` shows one option; `costs`: mention `cost_fp`/`cost_fn`."""
+    b = Business() if b is None else b
+    own = [k for k in ("cost_fp", "cost_fn") if costs and isinstance(b, Business) and getattr(b, k) is not None]
+    vals = {k: (b[k] if isinstance(b, dict) else getattr(b, k)) for k in (own or CAMPAIGN_FIELDS)}
+    cli = " ".join(f"-p {k}={v:g}" for k, v in vals.items())
+    rec = "business: {" + ", ".join(f"{k}: {v:g}" for k, v in vals.items()) + "}"
+    py = ", ".join(f"{k}={v:g}" for k, v in vals.items())
+    more = "; or set the costs of a false positive and a missed positive directly with `cost_fp` and `cost_fn`" if costs and not own else ""
+    return f"`{cli}` (CLI), `{rec}` (recipe), `{py}` (Python, in a Recipe or a Business){more}"
+
+def default_business_note(costs: bool = False) -> str:
+    "The sentence a finding computed with the default business numbers carries: which numbers, and how to set yours."
+    d = Business()
+    return (f"with the default business numbers (contact cost {d.contact_cost:g}, value per save {d.value_per_save:g}, "
+            f"success rate {d.success_rate:.0%}); set yours: {business_hint(d, costs)}")
+
+# %% ../nbs/28_actions.ipynb #70d5f830
 @dataclass
 class TargetingPlan:
     "Whom to contact: the expected-value curve over k, its optimum, and per-decile numbers."
@@ -132,16 +161,60 @@ class TargetingPlan:
         sel = self.order[: self.k]
         return (self.ids[sel] if self.ids is not None else sel).tolist()
 
+    @property
+    def default_business(self) -> bool:
+        "Whether the campaign numbers are the product defaults of `Business()` (most likely never set)."
+        return default_business_numbers(self.params)
+
+    @property
+    def n_positives(self) -> int | None:
+        "Known positives among all the rows and among the contacted ones (None without outcomes)."
+        return None if "positives" not in self.deciles else int(self.deciles.positives.sum())
+
+    @property
+    def verdict(self) -> str:
+        """'pays': the list is worth contacting; 'none': no list has a positive expected value (the plan contacts nobody);
+        'lost': the list looked profitable on expected value but did not pay on the known outcomes (or reached no positives)."""
+        if self.k == 0 or self.expected_value <= 0: return "none"
+        if self.realized_value is not None and (self.realized_value <= 0 or not self.captured): return "lost"
+        return "pays"
+
     def to_dict(self) -> dict:
         from insight_nb.evaluate import _py
         return _py(dict(k=self.k, n=self.n, share=self.share, expected_value=self.expected_value, captured=self.captured,
-                        realized_value=self.realized_value, params=self.params, deciles=self.deciles.to_dict(orient="records")))
+                        realized_value=self.realized_value, verdict=self.verdict, default_business=self.default_business,
+                        params=self.params, deciles=self.deciles.to_dict(orient="records")))
 
     def sentence(self) -> str:
-        p = self.params
-        s = (f"Contact the top {self.k:,} of {self.n:,} customers ({self.share:.0%}) by predicted probability: expected value "
-             f"{self.expected_value:,.0f} (contact cost {p['contact_cost']:g}, value per save {p['value_per_save']:g}, success rate {p['success_rate']:.0%})")
-        if self.captured is not None: s += f", reaching {self.captured:.0%} of the actual positives"
+        p, v = self.params, self.verdict
+        nums = f"contact cost {p['contact_cost']:g}, value per save {p['value_per_save']:g}, success rate {p['success_rate']:.0%}"
+        worth = p["success_rate"] * p["value_per_save"]          # what contacting a sure positive is worth
+        if v == "none":
+            s = f"No contact list pays at these business numbers ({nums}): "
+            if self.n and self.curve[1] > 0:
+                s += f"contacting even one customer is more than max_share={p['max_share']:g} allows, so the plan contacts nobody"
+            elif self.n:
+                ptop = (self.curve[1] + p["contact_cost"]) / worth if worth else 0.0
+                s += (f"every list of the {self.n:,} customers has an expected value of 0 or less (the top-ranked customer alone: "
+                      f"{self.curve[1]:+,.1f}), so the plan contacts nobody; "
+                      + (f"a contact pays only above a predicted probability of {p['contact_cost'] / worth:.3f}, and the highest is {ptop:.3f}"
+                         if worth > p["contact_cost"] else f"a contact cannot pay: a save is worth at most {worth:g}, a contact costs {p['contact_cost']:g}"))
+            else: s += "there are no customers to contact"
+        elif v == "lost":
+            P = self.n_positives
+            reach = (f"reaching {self.captured:.0%} of the actual positives ({round(self.captured * P):,} of {P:,})" if P
+                     else "the held-out rows have no actual positives")
+            s = (f"Contacting the top {self.k:,} of {self.n:,} customers ({self.share:.0%}) looked profitable on expected value "
+                 f"({self.expected_value:,.0f}) but {'lost money' if self.realized_value < 0 else 'made nothing'} on the held-out rows: "
+                 f"realized value {self.realized_value:,.0f}, {reach} ({nums}). Do not act on this list: the predicted probabilities "
+                 "may be too high for these customers (check the calibration), or the business numbers are not right")
+        else:
+            s = (f"Contact the top {self.k:,} of {self.n:,} customers ({self.share:.0%}) by predicted probability: expected value "
+                 f"{self.expected_value:,.0f} ({nums})")
+            if self.captured is not None: s += f", reaching {self.captured:.0%} of the actual positives"
+            if self.realized_value is not None: s += f" (realized value on these rows {self.realized_value:,.0f})"
+        if self.default_business: s += f"; computed {default_business_note()}"
+        elif v != "pays": s += f"; if these numbers are not yours, set them: {business_hint(p)}"
         return s + "."
 
     def figure(self, fig=None):
@@ -173,9 +246,19 @@ class TargetingPlan:
 
 @finding_generator(TargetingPlan)
 def targeting_findings(t) -> list:
-    "The campaign plan and its expected value."
-    return [Finding(f"Contact the top {t.share:.0%} ({t.k:,} customers)", t.sentence(), "action", "medium", float(t.expected_value),
-                    evidence("expected value", t.expected_value, n=t.n, k=t.k, captured=t.captured, realized_value=t.realized_value, **t.params))]
+    """The campaign plan and its expected value. It recommends contacting only when the plan pays (see `TargetingPlan.verdict`);
+    computed with the default business numbers it is `info` and ranks after the data and model findings."""
+    v = t.verdict
+    if v == "pays": title, sev, score = f"Contact the top {t.share:.0%} ({t.k:,} customers)", "medium", float(t.expected_value)
+    elif v == "lost":
+        title = f"The contact list looked profitable on expected value but {'lost money' if t.realized_value < 0 else 'made nothing'} on the held-out rows"
+        sev, score = "low", float(-t.realized_value)
+    else: title, sev, score = "No contact list pays at these business numbers", "info", 0.0
+    if t.default_business: sev, score = "info", 1.0
+    fix = f"set your business numbers: {business_hint(t.params)}" if t.default_business or v != "pays" else None
+    return [Finding(title, t.sentence(), "action", sev, score,
+                    evidence("expected value", t.expected_value, n=t.n, k=t.k, captured=t.captured, realized_value=t.realized_value,
+                             verdict=v, default_business=t.default_business, **t.params, **({"fix": fix} if fix else {})))]
 
 def targeting_plan(p, y=None, business=None, *, contact_cost: float | None = None, value_per_save: float | None = None,
                    success_rate: float | None = None, max_share: float = 1.0, n_bins: int = 10, seed: int = 0, ids=None) -> TargetingPlan:

@@ -129,3 +129,52 @@ def test_targeting_plan_reads_the_business():
     b = targeting_plan(p, value_per_save=500, success_rate=0.3)
     assert a.to_dict() == b.to_dict() and a.params["contact_cost"] == Business.contact_cost
     assert targeting_plan(p, business=Recipe(contact_cost=50)).params["contact_cost"] == 50
+
+
+# ------------------------------------------------------------------ findings never give advice the numbers do not support
+def _threshold(y_cv, p_cv, y_te, p_te, business):
+    from insight_nb.steps import BusinessThreshold
+    ch = CostThreshold(y_cv, p_cv, business)
+    return BusinessThreshold("m", "Yes", ch, ch.on(y_te, p_te))
+
+CV_ROWS = ([1, 1, 0, 0, 0, 0], [0.3, 0.2, 0.25, 0.1, 0.05, 0.6])   # cost_fp=1, cost_fn=5: the cheapest threshold is 0.2
+
+
+def test_threshold_that_does_not_beat_05_is_not_a_recommendation():
+    thr = _threshold(*CV_ROWS, [0, 0, 0, 1], [0.3, 0.25, 0.2, 0.9], Business(cost_fp=1, cost_fn=5))
+    (f,) = thr.findings()
+    assert thr.verdict == "no_gain" and thr.test_saving_per_case < 0
+    assert (f.title, f.severity) == ("The cost-based threshold does not beat 0.5 on the test rows", "low")
+    assert "raises the expected cost on the 4 test cases from 0.00 to 0.75 per case" in f.text and "does not lower" not in f.text
+    assert f.evidence["test_cost"] == 0.75 and f.evidence["test_cost_at_05"] == 0.0 and "-p cost_fp=1 -p cost_fn=5" in f.evidence["fix"]
+    good = _threshold(*CV_ROWS, [1, 1, 0], [0.3, 0.2, 0.1], Business(cost_fp=1, cost_fn=5))
+    (g,) = good.findings()                                                 # user-set numbers that pay: today's finding
+    assert (g.title, g.severity, g.score) == ("Act at P(Yes) ≥ 0.200", "info", 80) and "default" not in g.text and "fix" not in g.evidence
+
+
+def test_threshold_that_acts_on_nobody_says_so():
+    thr = _threshold(*CV_ROWS, [1, 0, 0], [0.3, 0.2, 0.1], Business(cost_fp=50, cost_fn=1))
+    (f,) = thr.findings()
+    assert thr.threshold >= 1 and thr.verdict == "nobody" and thr.to_dict()["verdict"] == "nobody"
+    assert (f.title, f.severity) == ("At these costs acting on nobody is cheapest", "low") and not f.title.startswith("Act at")
+    assert f.text.startswith("At these costs acting on nobody is cheapest") and "Act at" not in f.text
+
+
+def test_default_business_numbers_are_named_and_rank_last():
+    d = Business()
+    note = (f"with the default business numbers (contact cost {d.contact_cost:g}, value per save {d.value_per_save:g}, "
+            f"success rate {d.success_rate:.0%}); set yours: `-p contact_cost={d.contact_cost:g} -p value_per_save={d.value_per_save:g}")
+    (f,) = _threshold(*CV_ROWS, [1, 1, 0], [0.3, 0.2, 0.1], Recipe()).findings()          # a recipe without a business section
+    assert f.severity == "info" and f.score < 20 and note in f.text and f.evidence["default_business"] is True
+    assert f"business: {{contact_cost: {d.contact_cost:g}" in f.text and "(recipe)" in f.text and "(Python" in f.text
+    p, y = np.array([0.9, 0.5, 0.5, 0.05, 0.2]), [1, 0, 1, 0, 0]
+    (t,) = targeting_plan(p, y).findings()
+    assert t.title.startswith("Contact the top") and t.severity == "info" and t.score < 20 and note in t.text
+    (u,) = targeting_plan(p, y, Recipe(contact_cost=10, value_per_save=500, success_rate=0.3)).findings()   # the user's numbers
+    assert u.severity == "medium" and "default" not in u.text and not u.evidence["default_business"]
+    # ranked after an info model finding (score 100) and a class-balance finding (score 20)
+    from insight_nb.findings import Finding, findings
+    gens = {"model": (np.ndarray, lambda _: [Finding("Best model", ".", "best_model", "info", 100), Finding("Rare", ".", "class_balance", "info", 20)]),
+            "action": (object, lambda r: r.findings().items if hasattr(r, "findings") else [])}
+    ranked = findings(np.zeros(1), targeting_plan(p, y), generators=gens)
+    assert [x.kind for x in ranked] == ["best_model", "class_balance", "action"]

@@ -273,3 +273,27 @@ def test_generators_register_by_type_not_by_name():
     from insight_nb.core import InsightError
     from insight_nb.findings import finding_generator
     with pytest.raises(InsightError, match="a class or a tuple of classes"): finding_generator("Drivers")
+
+
+# --- targeting: recommend contacting only when the plan pays ---------------------------------------------
+def test_targeting_plan_that_lost_money_on_held_out_rows_is_not_recommended():
+    # the sweep case (Telco, two-year contracts, default numbers): top 3 worth 30 in expectation, none of them churned
+    p = np.r_[np.full(3, 0.4), np.full(336, 0.02)]
+    y = np.r_[np.zeros(3), np.ones(10), np.zeros(326)]
+    t = targeting_plan(p, y)
+    (f,) = findings(t, generators={"t": (type(t), lambda r: r.findings().items)})
+    assert (t.k, t.expected_value, t.realized_value, t.captured, t.verdict) == (3, 30.0, -30.0, 0.0, "lost")
+    assert f.title == "The contact list looked profitable on expected value but lost money on the held-out rows"
+    assert f.severity in ("low", "info") and not f.text.startswith("Contact the top")
+    assert "realized value -30, reaching 0% of the actual positives (0 of 10)" in f.text and f.evidence["realized_value"] == -30.0
+    assert "contact_cost" in f.evidence["fix"] and t.to_dict()["verdict"] == "lost"
+    (g,) = targeting_plan(p, y, contact_cost=10, value_per_save=200, success_rate=0.3).findings()   # user-set numbers: low
+    assert g.severity == "low" and "if these numbers are not yours, set them: `-p contact_cost=10" in g.text
+
+def test_targeting_plan_where_no_list_pays():
+    t = targeting_plan(np.full(50, 0.03), np.r_[np.ones(2), np.zeros(48)], contact_cost=10, value_per_save=500, success_rate=0.3)
+    (f,) = t.findings()
+    assert (t.k, t.verdict, f.title, f.severity) == (0, "none", "No contact list pays at these business numbers", "info")
+    assert "Contact the top" not in f.text and "so the plan contacts nobody" in f.text and "value_per_save=500" in f.evidence["fix"]
+    (g,) = targeting_plan(np.array([0.9, 0.5, 0.5, 0.05, 0.2]), [1, 0, 1, 0, 0], contact_cost=10, value_per_save=500, success_rate=0.3).findings()
+    assert (g.title, g.severity) == ("Contact the top 80% (4 customers)", "medium")        # a plan that pays, at the user's numbers
