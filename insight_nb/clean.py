@@ -74,7 +74,7 @@ def merge_rare(s: pd.Series, min_count: int) -> tuple[pd.Series, int]:
     mask = s.isin(rare)
     return s.where(~mask, RARE_LABEL), int(mask.sum())
 
-# %% ../nbs/03_clean.ipynb #fd022c89
+# %% ../nbs/03_clean.ipynb #f41f6246
 def _duplicate_rows(df: pd.DataFrame, schema: Schema, drop_duplicates) -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks (to drop, to keep) of the rows that repeat an earlier row exactly. `"auto"` drops a repeat only when an
     identifier column says it is the same record (an identifier known in the row and the whole row repeated); `True` drops every
@@ -109,7 +109,7 @@ def clean(df: pd.DataFrame, schema: Schema, *, drop_duplicates: bool | str = "au
     else: rep.add("dropped exact duplicate rows", None, drop.sum(), "identical in every column (drop_duplicates=True)")
     why = ("no identifier column says they are the same record" if drop_duplicates == "auto" else "drop_duplicates=False")
     rep.add("kept identical rows", None, keep.sum(), f"{int(keep.sum())} row(s) repeat another row exactly; kept: {why}; "
-            f"to drop them set drop_duplicates=True (Python: prepare(..., drop_duplicates=True))")
+            f"to drop them set drop_duplicates to true, e.g. {set_option_hint('drop_duplicates', True)}")
     out = out[~drop]
     t = schema.target
     if t is not None:
@@ -149,7 +149,7 @@ def clean(df: pd.DataFrame, schema: Schema, *, drop_duplicates: bool | str = "au
     rep.n_rows_out = len(out)
     return out, rep
 
-# %% ../nbs/03_clean.ipynb #39d9acc9
+# %% ../nbs/03_clean.ipynb #9b20627a
 def _oof_rate(x: pd.Series, yk: np.ndarray, seed: int = 0, smoothing: float = 10.0) -> np.ndarray:
     "Out-of-fold (2 folds) smoothed target rate of each category."
     rng = np.random.default_rng(seed)
@@ -425,7 +425,9 @@ def relation_message(target: str, r: dict) -> str:
 def warn_leaks(scan: LeakScan, schema: Schema) -> None:
     "One warning per suspect column, per target relation and per redundant pair."
     for c, e in scan.suspects.items():
-        warn(f"{leak_message(c, schema.target.name, e)}; if it is recorded after the outcome, drop it with {set_option_hint('roles', {c: 'ignored'})}.")
+        role = schema.columns[c].role if c in schema.columns else "numeric"
+        warn(f"{leak_message(c, schema.target.name, e)}; prepare() leaves it out of the models unless your roles name it; "
+             f"if it is known before the outcome, keep it with {set_option_hint('roles', {c: role if role != 'ignored' else 'numeric'})}.")
     for r in scan.relations:
         warn(f"{relation_message(schema.target.name, r)}; to see what else drives it, leave one of them out, e.g. "
              f"{set_option_hint('roles', {r['columns'][1]: 'ignored'})}.")
