@@ -71,7 +71,7 @@ REPORT_CELLS = {
         "from insight_nb.steps import best_evaluation, show_section\n\nev = show_section(\"evaluation\", best_evaluation(board))", needs=("compare",), stage="evaluate"),
     "threshold": ReportCell(
         "## When to act: a threshold from business costs\n\nA probability becomes a decision at a threshold. Acting on a case that "
-        "is not positive costs a contact; leaving a positive case alone loses the value of a save (the recipe's business section). "
+        "is not positive costs a contact; leaving a positive case alone loses the value of a save (the business numbers: yours when the recipe's business section or `-p` sets them, else the defaults, as the findings say). "
         "The threshold with the lowest expected cost is chosen on the out-of-fold predictions of the cross-validation rows and "
         "checked on the test split against the default of 0.5.",
         "from insight_nb.steps import business_threshold, section\n\nthr = section(\"threshold\", business_threshold, board, ds, recipe)",
@@ -88,7 +88,7 @@ REPORT_CELLS = {
         "from insight_nb.steps import report_segments, section\n\nseg = section(\"segments\", report_segments, board, ds, recipe)", needs=("compare",), stage="segments"),
     "targeting": ReportCell(
         "## Whom to contact\n\nContacting a customer costs `contact_cost`; a contacted customer who would have left is kept with "
-        "probability `success_rate` and is worth `value_per_save` (the recipe's business section). Ranking the test customers by "
+        "probability `success_rate` and is worth `value_per_save` (the business numbers: yours when set, else the defaults, as the findings say). Ranking the test customers by "
         "predicted probability, the plan contacts the number that maximises the expected value.",
         "from insight_nb.steps import report_targeting, section\n\nplan = section(\"targeting\", report_targeting, board, ds, recipe)",
         needs=("compare",), stage="targeting"),
