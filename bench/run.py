@@ -18,7 +18,9 @@ OUT = ROOT / "bench" / "output"
 BENCHES = {}
 # `make bench` runs these; the text benchmarks fine-tune transformers (an hour on 2 CPU cores) and
 # the GPU one needs CUDA, and the gauntlet runs ~14 full reports (tens of minutes), so they run only when named:
-# `make bench BENCH=text`, `make bench BENCH=gauntlet` (one table: `make bench BENCH=gauntlet GAUNTLET=loanapp`).
+# `make bench BENCH=text`, `make bench BENCH=gauntlet` (one table: `make bench BENCH=gauntlet GAUNTLET=loanapp`);
+# the regression one cross-validates eight models on ames and credit_balance (minutes): `make bench BENCH=regression`
+# (one table: `REGRESSION=ames`).
 DEFAULT = ["import", "tabular", "scaling", "report", "sweep", "widgets"]
 
 def bench(name):
@@ -84,4 +86,5 @@ if __name__ == "__main__":
     import bench_report  # noqa: F401  (registers "report", "sweep")
     import bench_text  # noqa: F401  (registers "text", "text_gpu")
     import bench_gauntlet  # noqa: F401  (registers "gauntlet")
+    import bench_regression  # noqa: F401  (registers "regression")
     sys.exit(main(sys.argv[1:]))

@@ -149,7 +149,7 @@ def clean(df: pd.DataFrame, schema: Schema, *, drop_duplicates: bool | str = "au
     rep.n_rows_out = len(out)
     return out, rep
 
-# %% ../nbs/03_clean.ipynb #9b20627a
+# %% ../nbs/03_clean.ipynb #bd10e3d7
 def _oof_rate(x: pd.Series, yk: np.ndarray, seed: int = 0, smoothing: float = 10.0) -> np.ndarray:
     "Out-of-fold (2 folds) smoothed target rate of each category."
     rng = np.random.default_rng(seed)
@@ -426,8 +426,10 @@ def warn_leaks(scan: LeakScan, schema: Schema) -> None:
     "One warning per suspect column, per target relation and per redundant pair."
     for c, e in scan.suspects.items():
         role = schema.columns[c].role if c in schema.columns else "numeric"
-        warn(f"{leak_message(c, schema.target.name, e)}; prepare() leaves it out of the models unless your roles name it; "
-             f"if it is known before the outcome, keep it with {set_option_hint('roles', {c: role if role != 'ignored' else 'numeric'})}.")
+        if e["rule"] == "alone":   # prepare() leaves such a column out of the models
+            warn(f"{leak_message(c, schema.target.name, e)}; prepare() leaves it out of the models unless your roles name it; "
+                 f"if it is known before the outcome, keep it with {set_option_hint('roles', {c: role if role != 'ignored' else 'numeric'})}.")
+        else: warn(f"{leak_message(c, schema.target.name, e)}; if it is recorded after the outcome, drop it with {set_option_hint('roles', {c: 'ignored'})}.")
     for r in scan.relations:
         warn(f"{relation_message(schema.target.name, r)}; to see what else drives it, leave one of them out, e.g. "
              f"{set_option_hint('roles', {r['columns'][1]: 'ignored'})}.")

@@ -89,7 +89,7 @@ class Dataset:
         warn_html = "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in self.warnings) + "</ul>" if self.warnings else ""
         return head + warn_html + self.cleaning._repr_html_()
 
-# %% ../nbs/05_dataset.ipynb #54df0d21
+# %% ../nbs/05_dataset.ipynb #b67388a3
 def prepare(source, target: str | None = None, *, positive_class=None, roles: dict | None = None, sep: str | None = None,
             encoding: str = "utf-8", on_bad_lines: str = "error", dedupe_columns: bool = False, missing="auto",
             max_missing: float = 0.95, rare_min_count: int = 5, drop_duplicates: bool | str = "auto", drop_rare_classes: bool = False,
@@ -122,7 +122,9 @@ def prepare(source, target: str | None = None, *, positive_class=None, roles: di
         # ROC AUC against classes, R² against a numeric target (which is also checked for being a product or ratio of two features)
         scan = leak_scan(frame, schema, threshold=leakage_threshold)
         warn_leaks(scan, schema)
-        for c in scan.suspects:   # a suspected leak stays out of the models unless the user's roles name the column
+        # a column that alone predicts the target almost perfectly stays out of the models unless the user's roles name it;
+        # one flagged by dominance (as good as all others together) may be an honest strong predictor: kept, and flagged
+        for c in [c for c, e in scan.suspects.items() if e["rule"] == "alone"]:
             if c in schema.columns and c not in (roles or {}) and schema.columns[c].role != "ignored":
                 scan.suspects[c]["role"] = schema.columns[c].role     # what to set to keep it
                 schema.columns[c].role, schema.columns[c].reason = "ignored", "possible leak: left out of the models (see the data findings)"

@@ -16,7 +16,7 @@ from .core import InsightError
 # %% auto #0
 __all__ = ['sklearn_preprocessor', 'is_regression', 'sklearn_reference', 'fit_estimator', 'positive_proba', 'tfidf_logreg']
 
-# %% ../nbs/15_estimators.ipynb #d6524f0c
+# %% ../nbs/15_estimators.ipynb #8f7cf650
 def _to_days(X):
     "Datetime columns as float days (NaT stays NaN)."
     X = pd.DataFrame(X)
@@ -40,13 +40,68 @@ def sklearn_preprocessor(schema, columns=None):
                                      fix="check the roles in the schema (text-only data needs a text model).")
     return ColumnTransformer(parts)
 
+def _log_target_pipeline():
+    "The `LogTargetPipeline` class, built on first use (scikit-learn is imported only then)."
+    global _LTP
+    if _LTP is not None: return _LTP
+    from sklearn.metrics import r2_score
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils._param_validation import StrOptions
+
+    class LogTargetPipeline(Pipeline):
+        """A scikit-learn `Pipeline` ending in a regressor, with `log_target`: False (fit `y`), True (fit `log1p(y)`, predict
+        `expm1` of the output) or 'auto' (`log1p` when the training target has no negative values and its skewness is above
+        `insight_nb.models.LOG_SKEW`: `use_log_target`, the rule `TorchTabularRegressor` follows). The transform is
+        `TransformedTargetRegressor(func=np.log1p, inverse_func=np.expm1)`'s, done by the pipeline itself so that the steps keep
+        their parameter names (`ridge__alpha`). On the log scale, predictions are clipped to the training target's range
+        (`log_range_`) before `expm1`: a linear model's extrapolation grows exponentially back in the target's units (Ridge on
+        the log of ames' prices: CV R² 0.34 unclipped, 0.90 clipped). After `fit`, `log_target_` says what was fitted."""
+        _parameter_constraints = {**Pipeline._parameter_constraints, "log_target": ["boolean", StrOptions({"auto"})]}
+
+        def __init__(self, steps, *, log_target=False, transform_input=None, memory=None, verbose=False):
+            super().__init__(steps, transform_input=transform_input, memory=memory, verbose=verbose)
+            self.log_target = log_target
+
+        def fit(self, X, y, **params):
+            self._validate_params()
+            y = np.asarray(y, dtype="float64")
+            self.log_target_ = _use_log(y, self.log_target)
+            self.log_range_ = (float(np.log1p(y.min())), float(np.log1p(y.max()))) if self.log_target_ else None
+            return super().fit(X, np.log1p(y) if self.log_target_ else y, **params)
+
+        def predict(self, X, **params):
+            out = super().predict(X, **params)
+            return np.expm1(np.clip(out, *self.log_range_)) if getattr(self, "log_target_", False) else out
+
+        def score(self, X, y, sample_weight=None, **params):
+            "R² of `predict(X)` in the target's units."
+            return r2_score(y, self.predict(X), sample_weight=sample_weight)
+
+    LogTargetPipeline.__module__, LogTargetPipeline.__qualname__ = __name__, "LogTargetPipeline"
+    _LTP = LogTargetPipeline
+    return _LTP
+
+_LTP = None
+
+def _use_log(y, log_target) -> bool:
+    "`insight_nb.models.use_log_target`, the one rule (torch is imported only when `log_target` is not False)."
+    if log_target is False: return False
+    from insight_nb.models import use_log_target
+    try: return use_log_target(y, log_target)
+    except InsightError as e: raise InsightError(e.what, where="LogTargetPipeline.fit (log_target=True)", fix=e.fix) from None
+
+def __getattr__(name):   # `insight_nb.estimators.LogTargetPipeline` (clone, pickle) without importing scikit-learn up front
+    if name == "LogTargetPipeline": return _log_target_pipeline()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 def is_regression(schema) -> bool:
     "Does `schema`'s target ask for a number (task 'regression') rather than classes?"
     return getattr(getattr(schema, "target", None), "task", None) == "regression"
 
-def sklearn_reference(name: str, schema, seed: int = 0, columns=None):
+def sklearn_reference(name: str, schema, seed: int = 0, columns=None, log_target=False):
     """A reference pipeline: 'logreg' (LogisticRegression, classification), 'ridge' (Ridge, regression) or 'hgb'
-    (HistGradientBoostingClassifier, or HistGradientBoostingRegressor for a regression target)."""
+    (HistGradientBoostingClassifier, or HistGradientBoostingRegressor for a regression target). A regression pipeline is a
+    `LogTargetPipeline`: its `log_target` (False, True or 'auto') is a parameter like the steps' (`set_params(log_target='auto')`)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
@@ -60,7 +115,8 @@ def sklearn_reference(name: str, schema, seed: int = 0, columns=None):
     if not reg and name == "ridge":
         raise InsightError("ridge predicts a number, and the target has classes (classification).", where="sklearn_reference",
                            fix="use 'logreg' (or 'hgb') for a classification target.")
-    return make_pipeline(sklearn_preprocessor(schema, columns), models[name]())
+    pipe = make_pipeline(sklearn_preprocessor(schema, columns), models[name]())
+    return _log_target_pipeline()(pipe.steps, log_target=log_target) if reg else pipe
 
 # %% ../nbs/15_estimators.ipynb #ac116d64
 def fit_estimator(est, X: pd.DataFrame, y, schema):

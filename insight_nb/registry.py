@@ -220,7 +220,7 @@ def make_model(item, schema, seed: int = 0, where: str = "models"):
     "The unfitted estimator of a `models:` entry for data with `schema`."
     return model_maker(item, where)(schema, seed)
 
-# %% ../nbs/19_registry.ipynb #ca866df9
+# %% ../nbs/19_registry.ipynb #fa65d22b
 def probe_schema(task: str = "binary"):
     "A tiny schema with one numeric, one categorical and one text column and a target of `task` (for checking parameters)."
     from insight_nb.schema import ColumnInfo, Schema, TargetInfo
@@ -235,6 +235,20 @@ def _probe_task(entry: ModelEntry, task: str | None) -> str:
     if task is not None and entry.fits(task): return "binary" if task == "classification" else task
     return entry.tasks[0]
 
+def _probe(entry: ModelEntry, task: str | None, params: dict, where: str = "models"):
+    """The estimator of `entry` for a probe target, `params` set: of the data's `task`, or without one, of the first task
+    it can do whose estimator has those parameters (a regressor's `log_target`); None when the factory needs real data
+    (its parameters are checked when it is built)."""
+    tasks = [_probe_task(entry, task)] if task is not None else list(dict.fromkeys("binary" if t == "multiclass" else t for t in entry.tasks))
+    err = None
+    for t in tasks:
+        try: est = entry.factory(probe_schema(t), 0)
+        except Exception: continue
+        try: return est.set_params(**map_params(est, params, entry.name, where))
+        except InsightError as e: err = err or e
+    if err is not None: raise err
+    return None
+
 def model_params(name: str, seed: int = 0, task: str | None = None) -> dict:
     "`get_params()` of model `name` as its factory builds it (its defaults) for a target of `task` (default: the first it can do)."
     entry = get_model(name)
@@ -242,11 +256,13 @@ def model_params(name: str, seed: int = 0, task: str | None = None) -> dict:
 
 def check_values(est, name: str = "model", where: str = "models") -> None:
     """Parameter *values* too, before anything runs: an estimator's own `check_params()` (insight_nb's torch models), or
-    scikit-learn's parameter constraints of a pipeline's final estimator (`C=-1` is refused here, not after the folds)."""
+    scikit-learn's parameter constraints of a pipeline's final estimator (`C=-1` is refused here, not after the folds) and of
+    the pipeline itself (a regression pipeline's `log_target`)."""
     last = est.steps[-1][1] if hasattr(est, "steps") else est
     try:
         if hasattr(est, "check_params"): est.check_params()
         elif hasattr(last, "_validate_params"): last._validate_params()
+        if last is not est and hasattr(est, "_validate_params"): est._validate_params()   # the pipeline's own, e.g. log_target
     except InsightError as e: raise InsightError(f"model {name!r}: {e.what}", where=where, fix=e.fix) from None
     except (ValueError, TypeError) as e:  # sklearn's InvalidParameterError is a ValueError
         raise InsightError(f"model {name!r}: {str(e).rstrip('.')}.", where=where, fix=f"change that parameter in the {name} entry.") from None
@@ -263,7 +279,8 @@ def check_task(entry: ModelEntry, task: str | None, where: str = "models") -> No
     if task not in TASKS + ("classification",):
         raise InsightError(f"task {task!r} is not one of {list(TASKS)}.", where=where, fix="pass the data's task, e.g. ds.task.")
     dflt = default_models(task)
-    fit = dflt + [n for n, e in MODELS.items() if e.fits(task) and e.kind == "tabular" and n not in dflt]
+    names = [model_spec(m)[0] for m in dflt]
+    fit = names + [n for n, e in MODELS.items() if e.fits(task) and e.kind == "tabular" and n not in names]
     raise InsightError(f"{entry.name} does not predict {_TASK_WORDS[task]}; for {'regression' if task == 'regression' else 'classification'} use {_listing(fit)}.",
                        where=where, fix=f"remove {entry.name} from the models, or set {set_option_hint('models', dflt)}.")
 
@@ -276,10 +293,8 @@ def check_models(models, task: str | None = None, where: str = "models") -> list
         entry = get_model(name, where)
         check_task(entry, task, where)
         if not params: continue
-        try: est = entry.factory(probe_schema(_probe_task(entry, task)), 0)
-        except Exception: continue       # a factory that needs real data: its parameters are checked when it is built
-        est.set_params(**map_params(est, params, name, where))
-        check_values(est, name, where)
+        est = _probe(entry, task, params, where)
+        if est is not None: check_values(est, name, where)
     labels = [model_label(n, p) for n, p in specs]
     dup = next((l for i, l in enumerate(labels) if l in labels[:i]), None)
     if dup is not None: raise InsightError(f"model {dup!r} is listed twice.", where=where, fix="list each model (with its parameters) once.")
