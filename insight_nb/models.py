@@ -472,7 +472,7 @@ def _predict(self, X: pd.DataFrame) -> np.ndarray:
 
 TorchTabularClassifier.predict_proba, TorchTabularClassifier.predict = _predict_proba, _predict
 
-# %% ../nbs/14_models.ipynb #8a9192d5
+# %% ../nbs/14_models.ipynb #c2ad4a56
 LOG_SKEW = 1.0   # log_target="auto" fits log1p(y) for a non-negative target whose skewness is above this
 
 class TorchTabularRegressor(TorchTabularBase):
@@ -519,6 +519,7 @@ def _reg_target(self, y, schema: Schema | None) -> np.ndarray:
     self.log_target_ = use_log_target(v, self.log_target)
     t = np.log1p(v) if self.log_target_ else v
     self.mean_, self.std_ = float(t.mean()), float(t.std())
+    self.log_range_ = (float(t.min()), float(t.max())) if self.log_target_ else None   # expm1 of an extrapolation explodes
     return self._encode(v)
 
 def _reg_encode(self, y) -> np.ndarray:
@@ -533,7 +534,7 @@ def _reg_encode(self, y) -> np.ndarray:
 def _reg_decode(self, z: np.ndarray) -> np.ndarray:
     "Standardized outputs back to the target's units (`expm1` when `log_target_`)."
     t = np.asarray(z, dtype="float64") * self.std_ + self.mean_
-    return np.expm1(t) if self.log_target_ else t
+    return np.expm1(np.clip(t, *self.log_range_)) if self.log_target_ else t
 
 # what the shared fit and forward pass ask of a regressor
 TorchTabularRegressor._fit_target, TorchTabularRegressor._encode, TorchTabularRegressor._decode = _reg_target, _reg_encode, _reg_decode
