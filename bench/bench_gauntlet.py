@@ -250,10 +250,11 @@ def _ref_estimator(schema, seed: int = 0, max_categories: int = 250):
     are not used. A `make(schema, seed)` for `insight_nb.compare`."""
     import numpy as np
     from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
     from insight_nb.estimators import _to_days
+    Model = HistGradientBoostingRegressor if schema.target is not None and schema.target.task == "regression" else HistGradientBoostingClassifier
     num, cat, dt = schema.by_role("numeric", "boolean"), schema.by_role("categorical"), schema.by_role("datetime")
     parts = []
     if cat: parts.append(("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan,
@@ -261,7 +262,7 @@ def _ref_estimator(schema, seed: int = 0, max_categories: int = 250):
     if num: parts.append(("num", "passthrough", num))
     if dt: parts.append(("dt", FunctionTransformer(_to_days), dt))
     if not parts: raise ValueError("no numeric, boolean, categorical or datetime feature")
-    return make_pipeline(ColumnTransformer(parts), HistGradientBoostingClassifier(categorical_features=[True] * len(cat) + [False] * (len(num) + len(dt)),
+    return make_pipeline(ColumnTransformer(parts), Model(categorical_features=[True] * len(cat) + [False] * (len(num) + len(dt)),
                                                                                    random_state=seed))
 
 
@@ -285,7 +286,8 @@ def same_rows_reference(folder: Path) -> dict:
         warnings.simplefilter("ignore")
         ds = prepare(recipe.source, recipe.target, positive_class=recipe.positive_class, roles=recipe.roles or None, **recipe.data_options())
         t_prep = time.perf_counter() - t0
-        lr_res = next((r for r in met.get("models", []) if r.get("model") == "sk_logreg" and r.get("status") == "ok"), None)
+        check = "sk_ridge" if ds.task == "regression" else "sk_logreg"   # the report's linear model reproduces its rows and folds
+        lr_res = next((r for r in met.get("models", []) if r.get("model") == check and r.get("status") == "ok"), None)
         cands = {}
         if lr_res is not None:  # the report's own entry (label, model, parameters), resolved the way compare resolves it
             entry = {lr_res["model"]: lr_res["params"]} if lr_res.get("params") else lr_res["model"]
@@ -310,15 +312,15 @@ def same_rows_reference(folder: Path) -> dict:
     proto = met.get("protocol") or {}
     if proto.get("n_cv") is not None and proto["n_cv"] != len(board.cv_rows): problems.append(f"CV rows {len(board.cv_rows)} vs report {proto['n_cv']}")
     if str(ds.positive_class) != str(met.get("positive_class")): problems.append(f"positive class {ds.positive_class} vs report {met.get('positive_class')}")
-    if lr_res is None: problems.append("the report has no sk_logreg result to compare with")
+    if lr_res is None: problems.append(f"the report has no {check} result to compare with")
     else:
         mine = res[label]
-        if mine["status"] != "ok": problems.append(f"sk_logreg here: {mine['status']}")
+        if mine["status"] != "ok": problems.append(f"{check} here: {mine['status']}")
         else:
             diffs = {k: abs(mine["cv"][k] - v) for k, v in lr_res["cv"].items() if v is not None and mine["cv"].get(k) is not None}
             out.update(logreg_cv=mine["cv"].get(primary), logreg_cv_report=lr_res["cv"].get(primary), logreg_max_abs_diff=max(diffs.values()) if diffs else None)
-            if not diffs or max(diffs.values()) > 1e-6: problems.append(f"sk_logreg CV differs by up to {max(diffs.values()) if diffs else 'n/a'}")
-    return out | dict(match=not problems, match_note="; ".join(problems) or "sk_logreg CV metrics equal the report's to 1e-6")
+            if not diffs or max(diffs.values()) > 1e-6: problems.append(f"{check} CV differs by up to {max(diffs.values()) if diffs else 'n/a'}")
+    return out | dict(match=not problems, match_note="; ".join(problems) or f"{check} CV metrics equal the report's to 1e-6")
 
 
 # ---------------------------------------------------------------- one table, all tables

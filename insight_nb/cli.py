@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         for flags, kw in c["args"]: sp.add_argument(*flags, **kw)
     return p
 
-# %% ../nbs/90_cli.ipynb #851fda39
+# %% ../nbs/90_cli.ipynb #21b22b79
 FORCE_ARG = (["--force"], dict(action="store_true", help="write into an existing folder that insight-nb did not create, adding its files "
                                                           "and touching nothing else (a file of the same name is still never overwritten)"))
 
@@ -171,9 +171,9 @@ def params_help(names=None, width: int = 100) -> str:
             epilog=params_help)
 def _report_cmd(ns) -> int:
     from insight_nb.report import ReportRunError, run_report
-    if ns.data is None and ns.config is None and not any(p.split("=", 1)[0].strip() == "source" for p in ns.param):
-        # a bare `insight-nb report` would run the demo into its default folder, replacing the last demo report there
-        raise UsageError("no data given.", where="insight-nb report",
+    if ns.data is None and ns.config is None and ns.template is None and not any(p.split("=", 1)[0].strip() == "source" for p in ns.param):
+        # a bare `insight-nb report` would run the stock template's demo into its default folder, replacing the last demo report
+        raise UsageError("no data given.", where="DATA",
                          fix="name a table and its target, e.g. `insight-nb report customers.csv --target Churn` "
                              "(the demo: `insight-nb report demo:telco_churn --target Churn`), or pass a recipe with --config recipe.yml")
     env = {k: str(ns.threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")} if ns.threads else None
