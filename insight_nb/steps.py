@@ -23,8 +23,9 @@ __all__ = ['FAILED_KEY', 'FAULT_ENV', 'METRIC_NAMES', 'OUTPUTS_TRACEBACK', 'best
            'business_threshold', 'Skipped', 'chosen_class', 'report_drivers', 'report_segments', 'report_targeting',
            'report_fairness', 'one_line', 'Failed', 'failed_section_findings', 'show_section', 'section',
            'failed_sections', 'ReportContext', 'best_model_findings', 'too_few_cases_findings', 'tie_findings',
-           'failed_model_findings', 'gap_findings', 'balance_findings', 'threshold_findings', 'report_findings',
-           'insight_metrics', 'section_metrics', 'report_metrics', 'write_outputs']
+           'failed_model_findings', 'gap_findings', 'concentrated_error_findings', 'balance_findings',
+           'threshold_findings', 'report_findings', 'insight_metrics', 'section_metrics', 'report_metrics',
+           'write_outputs']
 
 # %% ../nbs/40_steps.ipynb #b2890b69
 def best_evaluation(board):
@@ -285,7 +286,7 @@ def failed_sections(nb) -> list:
             if m.get("failed_section"): out.append(dict(section=m["failed_section"], error=m.get("error", ""), cell=i))
     return out
 
-# %% ../nbs/40_steps.ipynb #505d7c01
+# %% ../nbs/40_steps.ipynb #b2b2690a
 METRIC_NAMES = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "accuracy", "f1_macro": "macro F1", "log_loss": "log loss",
                 "r2": "R²", "rmse": "RMSE", "mae": "MAE", "mape": "MAPE"}
 
@@ -383,6 +384,38 @@ def gap_findings(ctx) -> list:
                     f"the test split may be unrepresentative or small; trust the interval, not the single number.",
                     "cv_vs_test", "medium", 30, evidence(f"test {_mname(m)}", t, (lo, hi), board.protocol.get("n_test"), model=r["name"], cv=cv))]
 
+@finding_generator(ReportContext, "concentrated_error")
+def concentrated_error_findings(ctx, min_row_share: float = 0.05, min_total_share: float = 0.15, max_rows: int = 5) -> list:
+    """Regression: a few cross-validation rows holding a large share of the best model's squared error. R² and RMSE then hinge
+    on them (an unusual case or a wrong value): the rows (each at least `min_row_share` of the out-of-fold squared error, at most
+    `max_rows`; together at least `min_total_share`), their values and predictions, and the out-of-fold R² with and without them.
+    Nothing is dropped: the model is judged on the data as they stand."""
+    import numpy as np
+    board, ds = ctx.board, ctx.ds
+    if board is None or board.task != "regression" or board.best not in board.oof or board._y_cv is None: return []
+    y, pred = np.asarray(board._y_cv, float), np.asarray(board.oof[board.best], float)
+    se = (y - pred) ** 2
+    sse, tot = float(se.sum()), float(((y - y.mean()) ** 2).sum())
+    if sse <= 0 or tot <= 0 or len(y) < 20: return []
+    top = [int(i) for i in np.argsort(-se)[:max_rows] if se[i] >= min_row_share * sse]
+    share = float(se[top].sum() / sse) if top else 0.0
+    if share < min_total_share: return []
+    keep = np.ones(len(y), bool); keep[top] = False
+    r2_all, r2_without = 1 - sse / tot, 1 - float(se[keep].sum()) / float(((y[keep] - y[keep].mean()) ** 2).sum())
+    labels = [ds.X.index[board.cv_rows[i]] if ds is not None and board.cv_rows is not None else i for i in top]
+    t = ds.target if ds is not None else "the target"
+    rows = "; ".join(f"row {lab}: {t} {fmt_num(y[i])}, predicted {fmt_num(pred[i])}" for lab, i in zip(labels, top))
+    what = "One row holds" if len(top) == 1 else f"{len(top)} rows hold"
+    it, this = ("it", "this row") if len(top) == 1 else ("them", "these rows")
+    return [Finding(f"{what} {share:.0%} of the error", f"{what} {share:.0%} of {board.best}'s squared error in cross-validation ({rows}): "
+                    f"the out-of-fold R² is {r2_all:.3f} with {it} and {r2_without:.3f} without. Check {this}: a data error or an unusual case "
+                    f"(a one-off sale, a special contract) would explain it. {'It stays' if len(top) == 1 else 'They stay'} in the data "
+                    f"and in every score of this report; drop {it} in your data only if {'it is not a case' if len(top) == 1 else 'they are not cases'} "
+                    "the model should serve.",
+                    "concentrated_error", "medium", 35, evidence("share of out-of-fold squared error", share, n=len(y), model=board.best,
+                    rows=[str(l) for l in labels], r2_with=r2_all, r2_without=r2_without,
+                    values=[float(y[i]) for i in top], predictions=[float(pred[i]) for i in top]))]
+
 @finding_generator(ReportContext, "class_balance")
 def balance_findings(ctx) -> list:
     "A rare positive class (binary) or classes with few rows (multiclass)."
@@ -418,6 +451,8 @@ def threshold_findings(thr) -> list:
 def report_findings(recipe: Recipe | None = None, ds=None, board=None, *results) -> Findings:
     "All findings of a report: its context, the data, and each further result (threshold, drivers, segments, ...), ranked."
     return _findings.findings(ReportContext(recipe, ds, board), ds, *[r for r in results if r is not None])
+
+
 
 # %% ../nbs/40_steps.ipynb #0512c78d
 def _extra_test_metrics(ev) -> dict:
