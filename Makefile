@@ -14,12 +14,13 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 OUT ?= reports/output
 
-.PHONY: help venv report test sync-check nbtest pytest bench export readme clean-nbs clean
+.PHONY: help venv report test sync-check nbtest pytest bench docs export readme clean-nbs clean
 
 help:
 	@echo "make report      run the Telco churn demo end to end and print where the output is"
 	@echo "make test        the full test suite (notebooks, pytest, nbs/ <-> insight_nb/ sync)"
 	@echo "make bench       benchmarks: print a table, write JSON under bench/output/"
+	@echo "make docs        execute the notebooks and build the documentation site in _docs/ (open _docs/index.html)"
 	@echo "make export      regenerate insight_nb/ and README.md from nbs/, clean notebook metadata"
 
 venv: $(STAMP)
@@ -55,6 +56,12 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py $(BENCH)
+
+# The notebooks, executed, as an offline site in _docs/ (DOCS_ARGS: e.g. --only 00 23, --jobs 2, --timeout 600).
+# nbdev's own nbdev_docs needs Quarto: used when quarto is on PATH (it renders the outputs stored in the notebooks).
+DOCS_ARGS ?=
+docs: $(STAMP)
+	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev_docs; else $(PY) tools/docs.py --out _docs $(DOCS_ARGS); fi
 
 export: $(STAMP)
 	$(BIN)/nbdev_clean

@@ -72,7 +72,7 @@ class History:
         keys = self.keys()
         return html_table([[fmt_num(r.get(k), 4) for k in keys] for r in self.rows], keys, caption="Training history")
 
-# %% ../nbs/12_callbacks.ipynb #ba4fb7bb
+# %% ../nbs/12_callbacks.ipynb #bd95ad44
 def _in_jupyter() -> bool:
     ip = sys.modules.get("IPython")
     try: shell = ip.get_ipython() if ip is not None else None
@@ -80,8 +80,8 @@ def _in_jupyter() -> bool:
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 def progress_mode(file=None) -> str:
-    "`'bar'` in Jupyter or on a terminal, `'lines'` when output goes to a log file or pipe."
-    if _in_jupyter(): return "bar"
+    "`'bar'` in Jupyter or on a terminal, `'lines'` when output goes to a log file or pipe (or to the `file` asked for, unless a terminal)."
+    if file is None and _in_jupyter(): return "bar"
     try: return "bar" if (file or sys.stderr).isatty() else "lines"
     except Exception: return "lines"
 
@@ -92,7 +92,7 @@ def epoch_line(row: dict, n_epochs: int) -> str:
     parts += [f"lr {row['lr']:.2e}" if row.get("lr") is not None else "", f"{row.get('seconds', 0):.1f}s"]
     return "  ".join(p for p in parts if p)
 
-# %% ../nbs/12_callbacks.ipynb #3ae5cbbd
+# %% ../nbs/12_callbacks.ipynb #089bc4a8
 class ProgressCallback(Callback):
     "A tqdm bar per fit (widget in Jupyter) or one line per epoch in logs; `mode`: 'auto', 'bar', 'lines', 'off'."
     order = -50
@@ -105,7 +105,8 @@ class ProgressCallback(Callback):
         learn, self.bar = self.learn, None
         self._mode = progress_mode(self.file) if self.mode == "auto" else self.mode
         if self._mode != "bar": return
-        from tqdm.auto import tqdm
+        if self.file is None: from tqdm.auto import tqdm   # a widget in Jupyter
+        else: from tqdm import tqdm                         # text, to the file asked for (a widget would ignore it)
         n_iter = len(learn.train_dl) if hasattr(learn.train_dl, "__len__") else None
         total = max(learn.n_epochs - learn.epochs_done, 0) * n_iter if n_iter else None
         try: self.bar = tqdm(total=total, desc="fit", unit="batch", mininterval=self.mininterval, file=self.file, leave=True)
