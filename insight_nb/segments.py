@@ -202,7 +202,7 @@ class Segments:
         if len(self.kept): out += f'<img src="data:image/png;base64,{fig_to_png(self.figure())}" alt="segments figure"/>'
         return f'<div class="insight-segments">{out}</div>'
 
-# %% ../nbs/27_segments.ipynb #10a2b13a
+# %% ../nbs/27_segments.ipynb #73bef2ca
 @finding_generator(Segments)
 def segment_findings(s, k: int = 2) -> list:
     "The riskiest and safest confirmed segments, and where the model errs most (a numeric target: highest and lowest mean)."
@@ -248,7 +248,8 @@ def find_segments(X: pd.DataFrame, y01, proba=None, discovery=None, holdout=None
 
     `outcome`: `"rate"` (a 0/1 `y01`, Wilson intervals) or `"mean"` (a numeric target: highest and lowest mean, t-intervals,
     and with predictions in `proba` the largest mean `|residual|`); by default `"rate"` when `y01` holds only 0 and 1.
-    `min_effect`: for a mean, the smallest held-out gap to the overall mean, in standard deviations of the target."""
+    `min_effect`: for a mean, the smallest held-out gap to the overall mean, in standard deviations of the target.
+    A segment is confirmed only on at least max(5, ⌈min_support · n_holdout / 2⌉) held-out rows."""
     y = np.asarray(y01, dtype=float)
     if len(y) != len(X): raise InsightError(f"y has {len(y)} rows but X has {len(X)}.", where="find_segments(y01=...)")
     if outcome is None: outcome = "rate" if np.isin(y, (0, 1)).all() else "mean"
@@ -276,6 +277,8 @@ def find_segments(X: pd.DataFrame, y01, proba=None, discovery=None, holdout=None
     bname = "mean" if mean else "rate"
     scale = float(y.std()) if mean else None
     fmt = value_format(scale=scale) if mean else None
+    # a confirmation needs held-out rows: half the discovery support, and at least 5 (two rows with the same value have a zero-width interval)
+    min_holdout = max(5, int(np.ceil(0.5 * min_support * len(holdout))))
     Mf = Md.astype(float)
     N2 = Mf.T @ Mf
     ii, jj = np.triu_indices(m, 1)
@@ -305,7 +308,7 @@ def find_segments(X: pd.DataFrame, y01, proba=None, discovery=None, holdout=None
             lo_h, hi_h = _interval(vh[mh].sum(), (vh[mh] ** 2).sum(), kh, method[kind]) if kh else (np.nan, np.nan)
             lift_h = vh_ / base_h if base_h and ratio[kind] else np.nan
             b = f"{base_h:.3f}" if not mean else fmt(base_h)
-            if kh == 0: kept, reason = False, "no held-out rows match"
+            if kh < min_holdout: kept, reason = False, f"{kh} held-out row{'s' if kh != 1 else ''} match, fewer than {min_holdout}"
             elif kind == "low" and not hi_h < base_h: kept, reason = False, f"held-out interval reaches the base {bname} {b}"
             elif kind != "low" and not lo_h > base_h: kept, reason = False, f"held-out interval reaches the base {'error' if kind == 'error' else bname} {b}"
             elif mean and kind != "error":   # a mean: the held-out gap in standard deviations, not a ratio
@@ -322,7 +325,7 @@ def find_segments(X: pd.DataFrame, y01, proba=None, discovery=None, holdout=None
                              holdout_lift=float(lift_h), kept=kept, reason=reason))
     table = segment_table(rows)
     meta = dict(label=label, n_discovery=len(discovery), n_holdout=len(holdout), base_rate=float(yd.mean()),
-                holdout_base_rate=float(yh.mean()), n_conditions=m, min_support=min_support, min_lift=min_lift, seed=seed,
+                holdout_base_rate=float(yh.mean()), n_conditions=m, min_support=min_support, min_lift=min_lift, seed=seed, min_holdout=min_holdout,
                 base_error=float(outcomes["error"][1].mean()) if "error" in outcomes else None)
     if mean:
         meta.update(outcome="mean", scale=scale, min_effect=min_effect)
