@@ -16,9 +16,9 @@ from .core import SchemaError, TargetError, did_you_mean, esc, fmt_num, html_tab
 
 # %% auto #0
 __all__ = ['ROLES', 'FEATURE_ROLES', 'STRICT_MISSING', 'SOFT_MISSING', 'BOOL_PAIRS', 'POSITIVE_TOKENS', 'TASK_CHOICES',
-           'looks_like_id_name', 'ColumnInfo', 'infer_column', 'TargetInfo', 'target_labels', 'target_values',
-           'label_variants', 'match_class', 'looks_like_regression', 'infer_target', 'check_class_counts', 'Schema',
-           'infer_schema', 'coerce', 'check_frame']
+           'looks_like_id_name', 'ColumnInfo', 'infer_column', 'value_words', 'TargetInfo', 'target_labels',
+           'target_values', 'label_variants', 'match_class', 'looks_like_regression', 'infer_target',
+           'check_class_counts', 'Schema', 'infer_schema', 'coerce', 'check_frame']
 
 # %% ../nbs/02_schema.ipynb #91dd5877
 ROLES = ("target", "numeric", "categorical", "boolean", "datetime", "text", "identifier", "ignored")
@@ -143,6 +143,14 @@ def infer_column(s: pd.Series, name=None, text_min_words: float = 3.0) -> Column
         dup = s.dropna()[s.dropna().duplicated(keep=False)]
         if len(dup): info.warnings.append(f"identifier has {dup.nunique()} duplicated values (in {len(dup)} rows)")
     return info
+
+# %% ../nbs/02_schema.ipynb #cb32449e
+def value_words(info) -> dict | None:
+    """`{1: word, 0: word}` of a boolean column read from words (Partner: `{1: 'yes', 0: 'no'}`), so that a segment or a
+    driver says `Partner = yes`, not `Partner = 1`; None for any other column (0/1 numbers stay as they are)."""
+    tok = getattr(info, "true_token", None) if getattr(info, "role", None) == "boolean" else None
+    if not tok or str(tok) in ("1", "True", "1.0"): return None
+    return {1: str(tok), 0: next((f for t, f in BOOL_PAIRS if t == str(tok).lower()), f"not {tok}")}
 
 # %% ../nbs/02_schema.ipynb #8ab27c85
 @dataclass
