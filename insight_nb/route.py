@@ -15,7 +15,7 @@ from .data import DEMOS, load_table
 from .schema import FEATURE_ROLES, infer_schema, infer_target
 
 # %% auto #0
-__all__ = ['READ_OPTIONS', 'Route', 'choose_template']
+__all__ = ['READ_OPTIONS', 'Route', 'choose_template', 'image_source']
 
 # %% ../nbs/33_route.ipynb #3ea3b44a
 READ_OPTIONS = ("sep", "encoding", "dedupe_columns", "on_bad_lines")
@@ -126,3 +126,36 @@ def choose_template(data, target: str | None = None, params: dict | None = None,
     else:
         reason, inputs = f"tabular_report: {what} from {len(other)} tabular column(s), no free text.", "tabular"
     return Route("tabular_report", task, reason, dict(template="tabular_report", target=t), t, k, inputs, text, by_role)
+
+# %% ../nbs/33_route.ipynb #f2abec7c
+_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")   # the extensions insight_nb.images reads
+
+def _image_classes(folder) -> list:
+    "The subfolders of `folder` that hold an image file among their first 20 files."
+    from itertools import islice
+    from pathlib import Path
+    out = []
+    for d in sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        if any(f.name.lower().endswith(_IMAGE_EXTS) for f in islice(d.rglob("*"), 20)): out.append(d.name)
+    return out
+
+def image_source(data) -> str | None:
+    "Why `data` is image data (a folder of class subfolders of images, or a table with an image-path column), else None."
+    from pathlib import Path
+    if not isinstance(data, (str, Path)) or str(data).startswith("demo:"): return None
+    p = Path(str(data)).expanduser()
+    if p.is_dir():
+        subs = {d.name.lower(): d for d in p.iterdir() if d.is_dir()}
+        if set(subs) >= {"train", "test"}:
+            cls = _image_classes(subs["train"])
+            return f"image_report: a folder of images in train/ and test/, classes {_names(cls)}." if cls else None
+        cls = _image_classes(p)
+        return f"image_report: a folder of images in {len(cls)} class subfolders ({_names(cls)})." if len(cls) >= 1 else None
+    if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".txt", ".parquet", ".jsonl", ".xlsx"):
+        try: df = load_table(p).head(200)
+        except Exception: return None
+        for c in df.columns:
+            s = df[c].dropna()
+            if len(s) and s.map(lambda v: isinstance(v, str) and v.lower().endswith(_IMAGE_EXTS)).mean() >= 0.9:
+                return f"image_report: the table's column {c!r} names image files."
+    return None
