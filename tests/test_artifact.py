@@ -154,7 +154,9 @@ def test_score_raw_rows(fitted, saved, telco):
     ds, sp, raw = telco
     rows = raw.iloc[:200].copy()
     res = score(saved, rows)
-    assert list(res.columns) == ["customerID", "predicted", "p_No", "p_Yes"]
+    reasons = [f"reason_{i}{x}" for i in (1, 2, 3) for x in ("", "_value", "_effect")]
+    assert list(res.columns) == ["customerID", "predicted", "p_No", "p_Yes", "rank"] + reasons   # saved without a report: no decision
+    assert list(score(saved, rows, reasons=0).columns) == ["customerID", "predicted", "p_No", "p_Yes", "rank"]
     assert len(res) == 200 and res["customerID"].tolist() == rows["customerID"].tolist()
     np.testing.assert_allclose(res[["p_No", "p_Yes"]].sum(axis=1), 1, rtol=1e-6)
     # same numbers as predicting on the cleaned frame (the target column in the input is ignored)
@@ -197,7 +199,7 @@ def test_score_command_end_to_end(saved, telco, tmp_path, capsys):
     assert r.returncode == 0, r.stderr
     assert "scored 100 rows" in r.stdout
     res = pd.read_csv(out)
-    assert list(res.columns) == ["customerID", "predicted", "p_No", "p_Yes"] and len(res) == 100
+    assert list(res.columns[:6]) == ["customerID", "predicted", "p_No", "p_Yes", "rank", "reason_1"] and len(res) == 100
     assert sorted(p.name for p in out.parent.iterdir()) == [MARKER, "scores.csv"]  # no temporary file left
     assert json.loads((out.parent / MARKER).read_text())["files"] == {"scores.csv": sha256_file(out)}
     # errors (in-process through the same registry): one clear line on stderr, exit code 2, earlier output untouched

@@ -1,0 +1,212 @@
+"""Every model kind a report can choose is saved, loaded in a fresh process with identical predictions, refused when a file
+was tampered with, and never unpickled; `insight-nb score` on Telco gives the report's test probabilities exactly, and the
+logistic model's reason codes are its per-column contributions."""
+import json
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from insight_nb.artifact import PIPELINE, SKOPS, WEIGHTS, load_model, predict_rows, save_model, score
+from insight_nb.core import InsightError
+from insight_nb.publish import MARKER, record_files, sha256_file
+
+KINDS = ["sk_logreg", "sk_hgb", "torch_mlp", "reg_sk_ridge", "reg_sk_hgb", "reg_torch_mlp"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    from insight_nb.dataset import prepare
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = prepare("demo:telco_churn")
+        reg = prepare("demo:telco_churn", target="MonthlyCharges")
+    return clf, reg
+
+
+@pytest.fixture(scope="module")
+def saved(data, tmp_path_factory):
+    "One fitted, saved model of each kind (600 training rows, 3 epochs), with the report's decisions."
+    from insight_nb.registry import make_model
+    from insight_nb.estimators import fit_estimator
+    clf, reg = data
+    root, out = tmp_path_factory.mktemp("kinds"), {}
+    for kind in KINDS:
+        ds = reg if kind.startswith("reg_") else clf
+        name = kind.removeprefix("reg_")
+        params = {"epochs": 3} if "torch" in name else {}
+        est = make_model({name: params} if params else name, ds.schema, seed=0)
+        rows = np.arange(600)
+        fit_estimator(est, ds.X.iloc[rows], ds.y.iloc[rows].to_numpy() if not kind.startswith("reg_") else ds.y.iloc[rows].astype(float), ds.schema)
+        rep = dict(interval=dict(level=0.9, halfwidth=7.5)) if kind.startswith("reg_") else \
+              dict(threshold=0.35, plan=dict(contact_cost=10.0, value_per_save=200.0, success_rate=0.3, max_share=1.0, seed=0))
+        out[kind] = (est, save_model(est, root / kind, dataset=ds, report=rep), ds)
+    return out
+
+
+FRESH = """
+import sys, json, numpy as np, warnings
+warnings.simplefilter("ignore")
+from insight_nb.artifact import load_model, predict_rows
+from insight_nb.dataset import prepare
+clf, reg = prepare("demo:telco_churn"), prepare("demo:telco_churn", target="MonthlyCharges")
+for kind, path, out in json.loads(sys.argv[1]):
+    ds = reg if kind.startswith("reg_") else clf
+    np.save(out, predict_rows(load_model(path), ds.X.iloc[600:1600]))
+"""
+
+
+def test_every_kind_round_trips_in_a_fresh_process(saved, tmp_path):
+    jobs = [(k, str(d), str(tmp_path / f"{k}.npy")) for k, (_, d, _) in saved.items()]
+    r = subprocess.run([sys.executable, "-c", FRESH, json.dumps(jobs)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for kind, (est, d, ds) in saved.items():
+        want = predict_rows(est, ds.X.iloc[600:1600]) if kind.startswith("sk") or "sk_" in kind else None
+        if want is None:  # a torch model fitted in this process: its own predict
+            X = ds.X.iloc[600:1600]
+            want = est.predict(X) if kind.startswith("reg_") else est.predict_proba(X)
+        got = np.load(tmp_path / f"{kind}.npy")
+        np.testing.assert_array_equal(got, np.asarray(want, dtype="float64"), err_msg=kind)
+        meta = json.loads((d / PIPELINE).read_text())
+        assert meta["kind"] == ("sklearn" if "sk_" in kind else "torch_regressor" if kind.startswith("reg_") else "torch_classifier")
+
+
+def test_scores_of_each_kind(saved):
+    from insight_nb.data import load_table
+    raw = load_table("demo:telco_churn").iloc[:50]
+    for kind, (est, d, ds) in saved.items():
+        res = score(d, raw.drop(columns=[ds.target]))
+        if kind.startswith("reg_"):
+            assert list(res.columns[:4]) == ["customerID", "predicted", "lower", "upper"], kind
+            np.testing.assert_allclose(res["upper"] - res["lower"], 15.0)
+        else:
+            assert list(res.columns[:7]) == ["customerID", "predicted", "p_No", "p_Yes", "decision", "rank", "in_plan"], kind
+            assert (res["decision"] == np.where(res["p_Yes"] >= 0.35, "Yes", "No")).all()
+            assert (res["in_plan"] == (res["p_Yes"] * 60 > 10)).all() and sorted(res["rank"]) == list(range(1, 51))
+        assert {"reason_1", "reason_2", "reason_3"} <= set(res.columns) and res["reason_1"].isin(ds.X.columns).all()
+        exact = kind in ("sk_logreg", "reg_sk_ridge")
+        assert res.attrs["reason_method"].startswith("exact" if exact else "leave-one-feature-out"), (kind, res.attrs["reason_method"])
+
+
+def _rewrite(d, name, data: bytes):
+    "Replace the model file and make pipeline.json and the marker agree with it (what a careful attacker would do)."
+    (d / name).write_bytes(data)
+    meta = json.loads((d / PIPELINE).read_text())
+    meta["weights" if name == WEIGHTS else "model_file"]["sha256"] = sha256_file(d / name)
+    (d / PIPELINE).write_text(json.dumps(meta))
+    record_files(d, [name, PIPELINE])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_tampered_model_file_is_refused(saved, kind, tmp_path):
+    import shutil
+    d = tmp_path / "m"
+    shutil.copytree(saved[kind][1], d)
+    name = SKOPS if "sk_" in kind else WEIGHTS
+    blob = (d / name).read_bytes()
+    (d / name).write_bytes(blob[:-10] + b"0123456789")                      # a changed byte: the integrity record says so
+    with pytest.raises(InsightError, match=f"{name} changed since the model folder was written"): load_model(d)
+    if name == SKOPS:                                                       # a file holding a type nobody trusted
+        import skops.io as sio
+        from sklearn.preprocessing import FunctionTransformer
+        _rewrite(d, name, sio.dumps(FunctionTransformer(func=eval)))
+        with pytest.raises(InsightError, match="not on insight_nb's trusted list"): load_model(d)
+    else:                                                                   # weights of another shape
+        from safetensors.torch import save as st_save
+        import torch
+        _rewrite(d, name, st_save({"w": torch.zeros(3)}))
+        with pytest.raises(InsightError, match="do not fit the architecture"): load_model(d)
+    (d / "extra.pkl").write_bytes(pickle.dumps(1))
+    with pytest.raises(InsightError, match="holds files it was not written with: extra.pkl"): load_model(d)
+
+
+def test_nothing_is_unpickled(saved, monkeypatch):
+    import torch
+    def forbidden(*a, **k): raise AssertionError("load_model must not unpickle")
+    for mod, name in ((pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")):
+        monkeypatch.setattr(mod, name, forbidden)
+    np_load, seen = np.load, []
+    def array_only(*a, **k):   # skops reads numpy arrays with np.load, which must never be allowed to unpickle
+        assert not k.get("allow_pickle"), "np.load with allow_pickle"
+        seen.append(1)
+        return np_load(*a, **k)
+    monkeypatch.setattr(np, "load", array_only)
+    for kind, (_, d, _) in saved.items(): load_model(d)
+    assert seen   # the check above did look at skops' array reads
+
+
+# ---------------------------------------------------------------- Telco through the command line
+
+@pytest.fixture(scope="module")
+def telco_report(shared_data, tmp_path_factory):
+    from insight_nb.cli import main
+    csv = shared_data / "telco_churn" / "telco_churn.csv"
+    out = tmp_path_factory.mktemp("telco") / "report"
+    rc = main(["report", str(csv), "--target", "Churn", "--out", str(out), "-p", "cv=3", "-p", "n_boot=50", "-p", "models=[sk_logreg]"])
+    assert rc in (0, 3)
+    return csv, out
+
+
+def test_telco_report_model_scores_like_the_report(telco_report, tmp_path):
+    from insight_nb.cli import main
+    from insight_nb.dataset import prepare
+    csv, out = telco_report
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["model"]["folder"] == "model" and m["model"]["kind"] == "sklearn" and m["model"]["check"]["identical"]
+    assert m["model"]["decisions"]["threshold"] == m["threshold"]["threshold"]
+    assert m["model"]["decisions"]["plan"]["contact_cost"] == m["targeting"]["params"]["contact_cost"]
+    assert sorted(p.name for p in (out / "model").iterdir()) == sorted([MARKER, PIPELINE, SKOPS, "MODEL_CARD.md", "monitor_reference.json"])
+    assert "model/model.skops" in json.loads((out / MARKER).read_text())["files"]   # the report's own record covers it too
+    scores = tmp_path / "scores.csv"
+    assert main(["score", str(out), str(csv), "--out", str(scores)]) == 0
+    s = pd.read_csv(scores, dtype={"customerID": str})
+    assert len(s) == 7043 and list(s.columns[:7]) == ["customerID", "predicted", "p_No", "p_Yes", "decision", "rank", "in_plan"]
+    # the report's test rows: the same split, the saved model (checked in the kernel to give the report's test predictions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = prepare(str(csv), "Churn")
+    test_rows = ds.split(valid=0.0, test=m["recipe"]["test"], seed=m["recipe"]["seed"]).test
+    assert len(test_rows) == m["model"]["check"]["n"]
+    model = load_model(out / "model")
+    want = predict_rows(model, ds.X.iloc[test_rows])[:, 1]
+    ids = ds.frame["customerID"].iloc[test_rows].to_numpy()
+    got = s.set_index("customerID").loc[ids, "p_Yes"].to_numpy()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-15)   # other rows in the batch: BLAS may round the last bit differently
+    # the report's test rows, as raw rows of the file: exactly the report's test probabilities
+    from insight_nb.data import load_table
+    rows = tmp_path / "test_rows.csv"
+    load_table(csv).set_index("customerID").loc[ids].reset_index().to_csv(rows, index=False)
+    same = tmp_path / "same.csv"
+    assert main(["score", str(out / "model"), str(rows), "--out", str(same)]) == 0
+    np.testing.assert_array_equal(pd.read_csv(same)["p_Yes"].to_numpy(), want)   # exact, not close
+
+
+def test_logistic_reason_codes_are_the_contributions(telco_report):
+    "coefficient × standardised value (one-hot: the coefficient of the row's category), summed per original column."
+    from insight_nb.data import load_table
+    csv, out = telco_report
+    model = load_model(out / "model")
+    raw = load_table(csv).iloc[:200]
+    res = score(model, raw)
+    ct, lr = model.steps[0][1], model.steps[-1][1]
+    names = ct.get_feature_names_out()
+    cols = list(model.pipeline_["columns"])
+    owner = [next(c for c in sorted(cols, key=len, reverse=True) if n.split("__", 1)[1] == c or n.split("__", 1)[1].startswith(c + "_"))
+             for n in names]
+    from insight_nb.artifact import _typed_rows
+    typed = _typed_rows(model, model.pipeline_, raw, "rows")[0]
+    Z = ct.transform(typed[cols])
+    terms = pd.DataFrame(Z * lr.coef_[0], columns=names).T.groupby(pd.Series(owner, index=names)).sum().T
+    for i in range(len(raw)):
+        top = terms.iloc[i].sort_values(ascending=False, kind="stable")
+        for r in (1, 2, 3):
+            assert res.loc[i, f"reason_{r}"] == top.index[r - 1]
+            assert res.loc[i, f"reason_{r}_effect"] == pytest.approx(top.iloc[r - 1], abs=1e-12)
+        assert res.loc[i, "reason_1_value"] == str(raw.loc[i, res.loc[i, "reason_1"]])
+    # with the intercept, the contributions add up to the row's log-odds
+    logit = np.log(res["p_Yes"] / res["p_No"])
+    np.testing.assert_allclose(terms.sum(1) + lr.intercept_[0], logit, atol=1e-9)
