@@ -17,8 +17,9 @@ from .findings import Finding, evidence, finding_generator, findings as run_find
 
 # %% auto #0
 __all__ = ['CAMPAIGN_FIELDS', 'WhatIf', 'what_if_findings', 'what_if', 'default_business_numbers', 'business_hint',
-           'default_business_note', 'TargetingPlan', 'targeting_findings', 'targeting_plan', 'CreditPolicy',
-           'policy_findings', 'credit_policy']
+           'default_business_note', 'TargetingPlan', 'targeting_findings', 'targeting_plan', 'check_value_column',
+           'default_k', 'ValueTargeting', 'value_targeting_findings', 'value_targeting', 'RankedList',
+           'ranked_list_findings', 'ranked_list', 'CreditPolicy', 'policy_findings', 'credit_policy']
 
 # %% ../nbs/28_actions.ipynb #389ef665
 @dataclass
@@ -291,6 +292,280 @@ def targeting_plan(p, y=None, business=None, *, contact_cost: float | None = Non
     params = dict(contact_cost=contact_cost, value_per_save=value_per_save, success_rate=success_rate, max_share=max_share, seed=seed)
     return TargetingPlan(k, float(curve[k]), curve, order, pd.DataFrame(rows), params, captured, realized,
                          None if ids is None else np.asarray(ids))
+
+# %% ../nbs/28_actions.ipynb #ef60d445
+def check_value_column(ds, column: str, where: str = "recipe field 'value_column'") -> np.ndarray:
+    """The values of column `column` of the prepared dataset `ds` as floats (a missing value: 0), after checking that it can
+    weigh a contact list: present, not the target, numeric, not negative. Bad input raises an `InsightError` with a fix."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+    if ds.target is not None and column == ds.target:
+        raise InsightError(f"the value column {column!r} is the target.", where=where,
+                           fix="name the column holding each case's value (e.g. its monthly charges), not the column the model predicts.")
+    if column not in ds.frame:
+        info = ds.schema.columns.get(column)
+        if info is not None:
+            raise InsightError(f"the value column {column!r} was dropped while cleaning the data ({info.reason}).", where=where,
+                               fix="name a column with values for most rows.")
+        raise InsightError(f"the value column {column!r} is not in the data.", where=where,
+                           fix=did_you_mean(column, [str(c) for c in ds.frame.columns if c != ds.target]))
+    s = ds.frame[column]
+    if is_bool_dtype(s) or not is_numeric_dtype(s):
+        role = ds.schema.columns[column].role if column in ds.schema.columns else "?"
+        raise InsightError(f"the value column {column!r} is not a number (its role is {role}).", where=where,
+                           fix="name a numeric column; if its numbers were read as text, clean them or set its role: "
+                               f"-p roles={{{column}: numeric}}.")
+    v = s.to_numpy(dtype=float)
+    if (v < 0).any():
+        raise InsightError(f"the value column {column!r} has {int((v < 0).sum()):,} negative value(s) (min {np.nanmin(v):g}).", where=where,
+                           fix="a value at risk is 0 or more: name another column, or clip the values at 0 before the run.")
+    return np.nan_to_num(v, nan=0.0)
+
+def default_k(n: int, k: int | None = None) -> int:
+    "The length of a ranked list of `n` cases: `k` (at most `n`), else 10% of them (at least 1)."
+    if k is not None:
+        if int(k) < 1: raise InsightError(f"k={k} is not a positive number of cases.", where="top_k", fix="use top_k of 1 or more (or null: 10% of the rows).")
+        return min(int(k), n)
+    return min(n, max(1, round(0.1 * n)))
+
+def _ranked(score: np.ndarray, seed: int) -> np.ndarray:
+    "Row positions by `score` descending, ties in a seeded random order (as `targeting_plan` orders them)."
+    return np.lexsort((np.random.default_rng(seed).permutation(len(score)), -score))
+
+# %% ../nbs/28_actions.ipynb #952eb3db
+@dataclass
+class ValueTargeting:
+    "Two top-k contact lists of the same cases: by P(positive), and by expected value at risk = P(positive) × value."
+    column: str
+    k: int
+    p: np.ndarray = field(repr=False)
+    value: np.ndarray = field(repr=False)
+    y: np.ndarray | None = field(default=None, repr=False)      # known 0/1 outcomes
+    ids: np.ndarray | None = field(default=None, repr=False)
+    role: str = "numeric"                                       # the value column's role in the models ('ignored': not a feature)
+    n_missing: int = 0                                          # missing values, counted as 0
+    seed: int = 0
+
+    @property
+    def n(self) -> int: return len(self.p)
+    @property
+    def by_p(self) -> np.ndarray: return _ranked(self.p, self.seed)[: self.k]
+    @property
+    def by_value(self) -> np.ndarray: return _ranked(self.p * self.value, self.seed)[: self.k]
+    @property
+    def overlap(self) -> int: return len(set(self.by_p.tolist()) & set(self.by_value.tolist()))
+    @property
+    def is_feature(self) -> bool: return self.role != "ignored"
+
+    def _row(self, name: str, rows: np.ndarray) -> dict:
+        d = dict(list=name, k=len(rows), mean_p=float(self.p[rows].mean()), value=float(self.value[rows].sum()),
+                 expected_value_at_risk=float((self.p * self.value)[rows].sum()))
+        if self.y is not None:
+            won = self.y * self.value
+            d.update(positives=int(self.y[rows].sum()), value_captured=float(won[rows].sum()),
+                     share_of_value=float(won[rows].sum() / won.sum()) if won.sum() else None)
+        return d
+
+    def table(self) -> pd.DataFrame:
+        "One row per list: its length, mean probability, total value, expected value at risk, and (known outcomes) positives reached and their value."
+        return pd.DataFrame([self._row("by probability", self.by_p), self._row("by expected value at risk", self.by_value)])
+
+    def contact_lists(self) -> dict:
+        "The two lists as ids (or row positions), best first."
+        f = (lambda r: self.ids[r].tolist()) if self.ids is not None else (lambda r: r.tolist())
+        return {"by_probability": f(self.by_p), "by_expected_value": f(self.by_value)}
+
+    @property
+    def gain(self) -> float | None:
+        "Value of the actual positives reached by the value list minus that of the probability list (None without outcomes)."
+        if self.y is None: return None
+        t = self.table()
+        return float(t.value_captured[1] - t.value_captured[0])
+
+    def feature_note(self) -> str:
+        c = self.column
+        if not self.is_feature: return f"{c} is left out of the models (its role is ignored): it only weighs the list"
+        return (f"{c} is also a model feature (role {self.role}): right only if it is known when you decide; to use it only to weigh the "
+                f"list, set its role: -p roles={{{c}: ignored}}")
+
+    def sentence(self) -> str:
+        t, k, c = self.table(), self.k, self.column
+        s = (f"Ranking the {self.n:,} cases by expected value at risk (P × {c}) instead of probability alone changes "
+             f"{k - self.overlap:,} of the top {k:,} ({(k - self.overlap) / k:.0%}); the value list holds an expected value at risk of "
+             f"{t.expected_value_at_risk[1]:,.0f} against {t.expected_value_at_risk[0]:,.0f}")
+        if self.y is not None:
+            s += (f"; on the known outcomes it reaches {t.positives[1]:,} positives worth {t.value_captured[1]:,.0f} in {c}, against "
+                  f"{t.positives[0]:,} worth {t.value_captured[0]:,.0f} for the probability list")
+        if self.n_missing: s += f" ({self.n_missing:,} missing values of {c} counted as 0)"
+        return s + f". {self.feature_note()}."
+
+    def figure(self, fig=None):
+        "The value reached as more cases are contacted, for both rankings (actual positives' value when outcomes are known, else expected)."
+        from matplotlib.figure import Figure
+        fig = fig or Figure(figsize=(5.5, 3.3), layout="constrained")
+        ax = fig.subplots()
+        w = self.y * self.value if self.y is not None else self.p * self.value
+        x = np.arange(self.n + 1) / max(self.n, 1)
+        for name, o, col in (("by probability", _ranked(self.p, self.seed), "C0"), ("by P × value", _ranked(self.p * self.value, self.seed), "C2")):
+            ax.plot(x, np.r_[0.0, np.cumsum(w[o])], c=col, label=name)
+        ax.axvline(self.k / max(self.n, 1), ls="--", c="C3", label=f"top {self.k:,}")
+        what = f"value of positives reached ({self.column})" if self.y is not None else f"expected value at risk ({self.column})"
+        ax.set(xlabel="share contacted", ylabel=what, title="Contact lists: probability vs value")
+        ax.legend(fontsize="small")
+        return fig
+
+    def to_dict(self) -> dict:
+        from insight_nb.evaluate import _py
+        return _py(dict(column=mask_text(self.column), k=self.k, n=self.n, overlap=self.overlap, gain=self.gain, role=self.role,
+                        used_as_feature=self.is_feature, n_missing=self.n_missing, seed=self.seed, lists=self.table().to_dict(orient="records")))
+
+    def findings(self):
+        "This result's findings (a `Findings`), from the generators registered for its type."
+        return run_findings(self)
+
+    def _repr_html_(self) -> str:
+        from insight_nb.evaluate import fig_to_png
+        t = self.table()
+        rows = [[r["list"]] + [fmt_num(r[c]) for c in t.columns[1:]] for _, r in t.iterrows()]
+        n_show = min(self.k, 10)
+        lists = self.contact_lists()
+        first = html_table([[i + 1, mask_text(str(a)), mask_text(str(b))] for i, (a, b) in
+                            enumerate(zip(lists["by_probability"][:n_show], lists["by_expected_value"][:n_show]))],
+                           ["rank", "by probability", "by P × value"], caption=f"the first {n_show} of each list")
+        out = (f"<h4>Targeting by expected value at risk ({show(self.column)})</h4><p>{show(self.sentence())}</p>"
+               + html_table(rows, list(t.columns)) + first
+               + f'<img src="data:image/png;base64,{fig_to_png(self.figure())}" alt="value targeting figure"/>')
+        return f'<div class="insight-value-targeting">{out}</div>'
+
+@finding_generator(ValueTargeting)
+def value_targeting_findings(v) -> list:
+    """How the contact list changes when cases are ranked by expected value at risk: medium when the value list reaches at least 5%
+    more value of actual positives than the probability list, info otherwise; the evidence says whether the value column is a model feature."""
+    g, k, t = v.gain, v.k, v.table()
+    base = float(t.value_captured[0]) if g is not None else 0.0
+    rel = g / base if g is not None and base > 0 else None
+    if g is not None and g > 0:
+        title = f"Ranking by P × {v.column}: the top {k:,} reach {g:,.0f} more {v.column} of actual positives" + (f" (+{rel:.0%})" if rel is not None else "")
+        sev = "medium" if rel is None or rel >= 0.05 else "info"
+    elif g is not None and g < 0: title, sev = f"Ranking by P × {v.column} reaches less {v.column} of actual positives than probability alone", "info"
+    else: title, sev = f"Ranking by P × {v.column} changes {k - v.overlap:,} of the top {k:,}", "info"
+    return [Finding(title, v.sentence(), "value_targeting", sev, abs(g or 0.0),
+                    evidence("value of positives reached (by P × value minus by probability)", g, n=v.n, k=k, overlap=v.overlap,
+                             column=v.column, used_as_feature=v.is_feature, role=v.role, n_missing=v.n_missing,
+                             lists=t.to_dict(orient="records")))]
+
+def value_targeting(p, value, y=None, *, k: int | None = None, column: str = "value", ids=None, role: str = "numeric",
+                    n_missing: int = 0, seed: int = 0) -> ValueTargeting:
+    """Compare the top `k` (default 10% of the cases) by positive-class probability `p` with the top `k` by expected value at risk
+    `p × value` (`value`: each case's value, not negative); `y`: known 0/1 outcomes, `ids`: case ids, `role`: the value column's role
+    in the models ('ignored': not a feature), `n_missing`: its missing values (counted as 0)."""
+    from insight_nb.evaluate import check_proba
+    p = check_proba(p, "value_targeting(p=...)")
+    if p.ndim != 1: raise InsightError(f"p has shape {p.shape}.", where="value_targeting(p=...)", fix="pass positive-class probabilities.")
+    value = np.asarray(value, dtype=float).ravel()
+    if len(value) != len(p) or np.isnan(value).any() or (value < 0).any():
+        raise InsightError(f"value must be {len(p)} numbers, none missing or negative.", where="value_targeting(value=...)",
+                           fix="check the values with check_value_column(ds, column).")
+    yy = None if y is None else np.asarray(y, dtype=int).ravel()
+    return ValueTargeting(column, default_k(len(p), k), p, value, yy, None if ids is None else np.asarray(ids), role, int(n_missing), seed)
+
+# %% ../nbs/28_actions.ipynb #5f26aa15
+@dataclass
+class RankedList:
+    "The top `k` cases by predicted value, each with its prediction interval and (known) actual value."
+    k: int
+    pred: np.ndarray = field(repr=False)
+    halfwidth: float | None = None                  # of the prediction interval (None: no interval)
+    level: float | None = None
+    y: np.ndarray | None = field(default=None, repr=False)
+    ids: np.ndarray | None = field(default=None, repr=False)
+    target: str = "value"
+    seed: int = 0
+
+    @property
+    def n(self) -> int: return len(self.pred)
+    @property
+    def order(self) -> np.ndarray: return _ranked(self.pred, self.seed)[: self.k]
+
+    def table(self) -> pd.DataFrame:
+        "rank, id, predicted, lower, upper (with an interval) and actual (when known), best first."
+        o = self.order
+        d = {"rank": np.arange(1, len(o) + 1), "id": self.ids[o] if self.ids is not None else o, "predicted": self.pred[o]}
+        if self.halfwidth is not None: d.update(lower=self.pred[o] - self.halfwidth, upper=self.pred[o] + self.halfwidth)
+        if self.y is not None: d["actual"] = self.y[o]
+        return pd.DataFrame(d)
+
+    def summary(self) -> dict:
+        "Mean predicted and actual value of the list, of the best possible list and of all rows; hits of the actual top k; coverage in the list."
+        o, s = self.order, dict(k=self.k, n=self.n, mean_predicted=float(self.pred[self.order].mean()), halfwidth=self.halfwidth, level=self.level)
+        if self.y is not None:
+            best = _ranked(self.y, self.seed)[: self.k]
+            s.update(mean_actual=float(self.y[o].mean()), mean_actual_best=float(self.y[best].mean()), mean_actual_all=float(self.y.mean()),
+                     hits=len(set(o.tolist()) & set(best.tolist())))
+            if self.halfwidth is not None: s["coverage"] = float((np.abs(self.y[o] - self.pred[o]) <= self.halfwidth).mean())
+        return s
+
+    def sentence(self) -> str:
+        s, t = self.summary(), self.target
+        out = f"The top {self.k:,} of {self.n:,} cases by predicted {t} average a prediction of {fmt_num(s['mean_predicted'])}"
+        if self.halfwidth is not None: out += f" (each ± {fmt_num(self.halfwidth)}, a {self.level:.0%} interval)"
+        if self.y is not None:
+            out += (f"; their actual {t} averages {fmt_num(s['mean_actual'])}, against {fmt_num(s['mean_actual_best'])} for the best possible "
+                    f"{self.k:,} and {fmt_num(s['mean_actual_all'])} for all rows; {s['hits']:,} of them are in the actual top {self.k:,}")
+            if "coverage" in s: out += f"; the interval held for {s['coverage']:.0%} of the listed cases (nominal {self.level:.0%})"
+        return out + "."
+
+    def figure(self, fig=None, n_show: int = 30):
+        "The first `n_show` cases of the list: prediction with its interval, and the actual value."
+        from matplotlib.figure import Figure
+        fig = fig or Figure(figsize=(7, 3.2), layout="constrained")
+        ax = fig.subplots()
+        o = self.order[:n_show]
+        x = np.arange(1, len(o) + 1)
+        ax.errorbar(x, self.pred[o], yerr=self.halfwidth if self.halfwidth is not None else None, fmt="o", c="C0", ms=4, capsize=2, label="predicted")
+        if self.y is not None: ax.scatter(x, self.y[o], marker="x", c="C3", s=20, label="actual", zorder=3)
+        ax.set(xlabel="rank", ylabel=str(self.target), title=f"Top {len(o)} by predicted {self.target}")
+        ax.legend(fontsize="small")
+        return fig
+
+    def to_dict(self, max_rows: int = 1000) -> dict:
+        from insight_nb.evaluate import _py
+        t = self.table().head(max_rows)
+        t["id"] = [mask_text(str(i)) for i in t["id"]]
+        return _py(dict(target=self.target, seed=self.seed, summary=self.summary(), rows=t.to_dict(orient="records")))
+
+    def findings(self):
+        "This result's findings (a `Findings`), from the generators registered for its type."
+        return run_findings(self)
+
+    def _repr_html_(self, n_show: int = 20) -> str:
+        from insight_nb.evaluate import fig_to_png
+        t = self.table().head(n_show)
+        rows = [[r["rank"], mask_text(str(r["id"]))] + [fmt_num(float(r[c])) for c in t.columns[2:]] for _, r in t.iterrows()]
+        more = f"<p><small>{self.k - n_show:,} more in metrics.json.</small></p>" if self.k > n_show else ""
+        out = (f"<h4>Top {self.k:,} by predicted {show(self.target)}</h4><p>{show(self.sentence())}</p>" + html_table(rows, list(t.columns)) + more
+               + f'<img src="data:image/png;base64,{fig_to_png(self.figure())}" alt="ranked list figure"/>')
+        return f'<div class="insight-ranked-list">{out}</div>'
+
+@finding_generator(RankedList)
+def ranked_list_findings(r) -> list:
+    "The ranked list of a regression: how its actual values compare with the best possible list, and the interval's coverage in it."
+    s = r.summary()
+    low = "coverage" in s and s["coverage"] < (r.level or 0) - 0.1
+    title = f"Top {r.k:,} by predicted {r.target}" + (": the interval holds less often at the top" if low else "")
+    return [Finding(title, r.sentence(), "ranked_list", "medium" if low else "info", float(s.get("hits", 0)),
+                    evidence("mean actual value of the list", s.get("mean_actual"), n=r.n, **{k: v for k, v in s.items() if k not in ("n", "mean_actual")}))]
+
+def ranked_list(pred, halfwidth: float | None = None, y=None, *, k: int | None = None, level: float | None = None, ids=None,
+                target: str = "value", seed: int = 0) -> RankedList:
+    """The top `k` (default 10%) cases by predicted value `pred`, with the prediction interval `pred ± halfwidth` (at `level`) and the
+    actual values `y` when known; `ids` name the cases (ties are broken in a seeded random order)."""
+    pred = np.asarray(pred, dtype=float).ravel()
+    if not len(pred) or np.isnan(pred).any():
+        raise InsightError("there are no predictions, or some are missing.", where="ranked_list(pred=...)", fix="pass one predicted value per case.")
+    if halfwidth is not None and not np.isfinite(halfwidth): halfwidth = None
+    yy = None if y is None else np.asarray(y, dtype=float).ravel()
+    return RankedList(default_k(len(pred), k), pred, None if halfwidth is None else float(halfwidth), level, yy,
+                      None if ids is None else np.asarray(ids), str(target), seed)
 
 # %% ../nbs/28_actions.ipynb #af34342b
 @dataclass

@@ -42,12 +42,17 @@ def test_regression_report_end_to_end(linear_csv, tmp_path):
     iv = m["interval"]
     assert iv["level"] == 0.9 and iv["halfwidth"] > 0 and 0.8 <= iv["coverage"] <= 1.0, iv
     assert {"drivers", "segments"} <= set(m) and m["drivers"]["top"][0]["column"] in ("x1", "x2", "grade")
+    top = {d["column"]: d for d in m["drivers"]["top"]}                     # the linear signal is recovered: its three columns rank first,
+    ranked = list(top)                                                       # the pure-noise column adds nothing to the error when shuffled
+    assert set(ranked[:3]) == {"x1", "x2", "grade"} and top["noise_col"]["importance"] < 0.05 * top[ranked[0]]["importance"], top
+    rk = m["ranking"]["summary"]                                             # the top 10% of the test rows by predicted value
+    assert rk["k"] == round(0.1 * m["protocol"]["n_test"]) == len(m["ranking"]["rows"]) and rk["mean_actual"] > rk["mean_actual_all"], rk
     fs = json.loads((out / "findings.json").read_text())["findings"]
     kinds = {f["kind"] for f in fs}
-    assert "best_model" in kinds and "section_failed" not in kinds and "class_balance" not in kinds, kinds
+    assert "best_model" in kinds and "ranked_list" in kinds and "section_failed" not in kinds and "class_balance" not in kinds, kinds
     assert any(f["evidence"].get("metric") == "coverage" for f in fs)          # the interval's coverage is a finding
     html = (out / "report.html").read_text()
-    assert "Regression report" in html and "CV R²" in html and "When to act" not in html and "Whom to contact" not in html
+    assert "Regression report" in html and "CV R²" in html and "The top cases by predicted value" in html and "When to act" not in html and "Whom to contact" not in html
 
 
 def test_a_three_value_whole_number_target_is_classification(linear_csv):
