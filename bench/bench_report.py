@@ -1,6 +1,7 @@
 """Report benchmarks (issue "Insight reports with papermill").
 
-report: the Telco tabular report end to end (`insight-nb report`: validation, papermill, HTML), goal < 60 s wall.
+report: the Telco tabular report end to end (`insight-nb report`: validation, papermill, HTML), this tree's code against the code of
+        git BENCH_BASE (default HEAD) in the same run; goals (issue 17): <= 15 s wall, >= 2x the base, best CV ROC AUC >= 0.845.
 sweep:  12 small reports (Telco split by PaymentMethod x InternetService) with `insight-nb sweep --workers 2` against the
         same 12 reports run one by one with the plain `papermill` and `jupyter nbconvert` command-line tools, in the same
         benchmark run; goal: sweep <= 0.6 x plain."""
@@ -43,27 +44,60 @@ def _insight_nb(*args) -> list:
     return [str(BIN / "insight-nb"), *args]
 
 
+BASE_REF = os.environ.get("BENCH_BASE", "HEAD")          # "today's code": the committed tree, run side by side with the working tree
+REPEAT = int(os.environ.get("BENCH_REPEAT", "2"))       # runs of each, alternating (the machine is noisy: medians)
+
+
+def _base_tree(ref: str, into: Path) -> Path:
+    "The package `insight_nb` as it is at git `ref`, extracted under `into` (put on PYTHONPATH, with a cwd outside the repository)."
+    into.mkdir(parents=True, exist_ok=True)
+    arc = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "insight_nb"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=arc, check=True)
+    return into
+
+
+def _telco(out: Path, base: Path | None = None, extra=()) -> tuple:
+    "One Telco report (default recipe, --threads 1) with this tree's code, or with the code under `base`: (wall seconds, metrics.json)."
+    args = ["report", "demo:telco_churn", "--target", "Churn", "--out", str(out), "--threads", "1", *extra]
+    if base is None: cmd, env = _insight_nb(*args), None
+    else: cmd, env = [sys.executable, "-m", "insight_nb.cli", *args], {"PYTHONPATH": str(base)}
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=_env() | (env or {}), cwd=str(out.parent))
+    if p.returncode != 0: raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr[-3000:]}")
+    wall = time.perf_counter() - t0
+    return wall, json.loads((out / "metrics.json").read_text())
+
+
 @bench("report")
 def bench_report() -> dict:
-    "The Telco tabular report end to end (default recipe: 3 models, 5-fold CV, drivers, segments, targeting, history), 1 thread."
-    out = Path(tempfile.mkdtemp(prefix="bench-report-")) / "telco"
+    """The Telco tabular report end to end (default recipe: 3 models, 5-fold CV, drivers, segments, targeting, history), 1 thread
+    per library, with this tree's code and with the code of git BENCH_BASE (default HEAD) side by side in one run, alternating,
+    BENCH_REPEAT (2) times each. Goals (issue 17): <= 15 s wall, >= 2x faster than the base, best CV ROC AUC >= 0.845."""
+    import statistics
+    work = Path(tempfile.mkdtemp(prefix="bench-report-"))
+    runs = {"base": [], "now": [], "now_1job": []}   # now_1job: this tree with `-p n_jobs=1` (the models compared one fit at a time)
     try:
-        wall = _run(_insight_nb("report", "demo:telco_churn", "--target", "Churn", "--out", str(out), "--threads", "1"))
-        m = json.loads((out / "metrics.json").read_text())
-    finally: shutil.rmtree(out.parent, ignore_errors=True)
-    t = m["timings"]
-    res = dict(wall_s=wall, timings=t, best_model=m["best_model"], test_roc_auc=m["test"]["roc_auc"], goal_s=60.0)
-    res["pass"] = wall < 60.0
-    stages = [k for k in t if not k.endswith("_s")]
-    rows = [dict(stage=k, seconds=f"{t[k]:.2f}") for k in stages] + [
-        dict(stage="check (parameters, data header)", seconds=f"{t['check_s']:.2f}"),
-        dict(stage="kernel start + papermill overhead", seconds=f"{t['kernel_overhead_s']:.2f}"),
-        dict(stage="HTML", seconds=f"{t['html_s']:.2f}"),
-        dict(stage="run_report total", seconds=f"{t['total_s']:.2f}"),
-        dict(stage="command wall (incl. interpreter start)", seconds=f"{wall:.2f}")]
+        base = _base_tree(BASE_REF, work / "base")
+        for i in range(REPEAT):
+            for who in (list(runs) if i % 2 == 0 else list(runs)[::-1]):
+                runs[who].append(_telco(work / f"{who}{i}", base if who == "base" else None, ["-p", "n_jobs=1"] if who == "now_1job" else ()))
+    finally: shutil.rmtree(work, ignore_errors=True)
+    med = {who: statistics.median(w for w, _ in rs) for who, rs in runs.items()}
+    pick = {who: min(rs, key=lambda r: abs(r[0] - med[who]))[1] for who, rs in runs.items()}   # the run nearest the median
+    best_cv = {who: max(r["cv"]["roc_auc"] for r in m["models"] if r["status"] == "ok") for who, m in pick.items()}
+    speedup = med["base"] / med["now"]
+    res = dict(base_ref=BASE_REF, repeat=REPEAT, wall_s={who: [round(w, 2) for w, _ in rs] for who, rs in runs.items()}, median_wall_s=med,
+               speedup=speedup, timings={who: m["timings"] for who, m in pick.items()}, best_model={who: m["best_model"] for who, m in pick.items()},
+               best_cv_roc_auc=best_cv, test_roc_auc={who: m["test"]["roc_auc"] for who, m in pick.items()}, goal_s=15.0, goal_speedup=2.0,
+               goal_cv_roc_auc=0.845)
+    res["pass"] = med["now"] <= 15.0 and speedup >= 2.0 and best_cv["now"] >= 0.845
+    t = res["timings"]
+    stages = [k for k in t["now"] if not k.endswith("_s")] + ["check_s", "kernel_overhead_s", "html_s", "total_s"]
+    rows = [dict(stage=k, **{f"{who}_s": f"{t[who].get(k, float('nan')):.2f}" for who in runs}) for k in stages]
+    rows.append(dict(stage=f"command wall, median of {REPEAT}", **{f"{who}_s": f"{med[who]:.2f}" for who in runs}))
     print(table(rows))
-    print(f"Telco report: {wall:.1f} s wall (goal < 60 s): {'PASS' if res['pass'] else 'FAIL'}; best {m['best_model']}, "
-          f"test ROC AUC {m['test']['roc_auc']:.3f}")
+    print(f"Telco report: {med['now']:.1f} s wall (goal <= 15 s), {speedup:.2f}x the {BASE_REF} code's {med['base']:.1f} s (goal >= 2x): "
+          f"{'PASS' if res['pass'] else 'FAIL'}; best CV ROC AUC {best_cv['now']:.4f} (base {best_cv['base']:.4f}, goal >= 0.845)")
     return res
 
 

@@ -434,7 +434,7 @@ def write_index(out, index: dict) -> tuple:
     _atomic_write(h, index_html(index))
     return h, j
 
-# %% ../nbs/43_sweep.ipynb #c1fa871e
+# %% ../nbs/43_sweep.ipynb #529711a7
 @dataclass
 class SweepResult:
     """A finished sweep: its index and every run's status. `status` is "failed" when a run failed, else "partial" when a

@@ -75,7 +75,7 @@ def defined_in(path: Path) -> set:
 
 KERNELS = {"ipc_path", "pinned_kernel_manager_class", "REUSE_TAG", "reuse_cell", "execute_template", "worker_kernel",
            "drop_kernel", "shutdown_kernels", "mark_failure", "describe_failure", "cell_fix"}
-RENDER = {"HTML_TEMPLATE", "_strip_for_html", "render_html", "stage_timings"}
+RENDER = {"HTML_TEMPLATE", "_strip_for_html", "render_html", "stage_timings", "cell_stage", "template_stages", "StageProgress"}
 # what report.py was split into: the steps a report kernel runs, and the cells and templates (report.py re-exports them)
 STEPS = {"best_evaluation", "BusinessThreshold", "business_threshold", "Skipped", "Failed", "section", "show_section", "failed_sections",
          "report_drivers", "report_segments", "report_targeting", "report_fairness", "ReportContext", "report_findings",

@@ -106,10 +106,21 @@ def test_sweep_mistakes_stop_before_anything_runs(data, tmp_path, capsys):
 
 
 def test_dask_sweep_on_a_local_cluster(data, tmp_path):
+    """A sweep pointed at a scheduler address runs its reports on the cluster's worker processes; on the same cluster,
+    `compare(backend=client)` fits its folds there, with the results of one local process."""
     distributed = pytest.importorskip("distributed")
+    from insight_nb.compare import compare
+    from insight_nb.dataset import prepare
     with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
         res = run_sweep(dict(data=str(data), target="Churn", params=PARAMS | dict(sensitive=["gender"]), grid=dict(seed=[0, 1])),
                         tmp_path / "dask", scheduler=cluster.scheduler_address, threads=1)
+        ds = prepare(str(data), "Churn")
+        with distributed.Client(cluster.scheduler_address) as client:
+            with distributed.get_task_stream(client) as ts:
+                on_dask = compare(ds, ["sk_logreg"], cv=2, n_boot=0, backend=client)
+        here = compare(ds, ["sk_logreg"], cv=2, n_boot=0, n_jobs=1)
+    strip = lambda b: [{k: v for k, v in r.items() if k != "fit_seconds"} for r in b.to_dict()["models"]]
+    assert len(ts.data) >= 2 and strip(on_dask) == strip(here) and on_dask.results[0]["status"] == "ok"  # the 2 folds ran there
     assert res.n_ok == 2 and res.n_failed == 0 and res.index["engine"].startswith("dask (tcp://127.0.0.1:")
     pids = {int(r["worker"].rsplit(":", 1)[1]) for r in res.runs()}
     assert os.getpid() not in pids  # the reports ran on the cluster's worker processes
