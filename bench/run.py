@@ -20,7 +20,7 @@ BENCHES = {}
 # the GPU one needs CUDA, and the gauntlet runs ~14 full reports (tens of minutes), so they run only when named:
 # `make bench BENCH=text`, `make bench BENCH=gauntlet` (one table: `make bench BENCH=gauntlet GAUNTLET=loanapp`);
 # the regression one cross-validates eight models on ames and credit_balance (minutes): `make bench BENCH=regression`
-# (one table: `REGRESSION=ames`).
+# (one table: `REGRESSION=ames`); the image one trains two CNNs from scratch (~10 minutes): `make bench BENCH=images`.
 DEFAULT = ["import", "tabular", "scaling", "report", "sweep", "widgets"]
 
 def bench(name):
@@ -87,4 +87,5 @@ if __name__ == "__main__":
     import bench_text  # noqa: F401  (registers "text", "text_gpu")
     import bench_gauntlet  # noqa: F401  (registers "gauntlet")
     import bench_regression  # noqa: F401  (registers "regression")
+    import bench_images  # noqa: F401  (registers "images")
     sys.exit(main(sys.argv[1:]))

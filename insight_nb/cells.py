@@ -22,7 +22,7 @@ __all__ = ['SETUP_CELL', 'REPORT_CELLS', 'EXTRA_HELP', 'REGRESSION_MARKDOWN', 'T
            'parameters_source', 'new_template', 'write_notebook', 'build_template', 'sync_templates', 'template_path',
            'template_parameters', 'parameters_schema']
 
-# %% ../nbs/41_cells.ipynb #5d523944
+# %% ../nbs/41_cells.ipynb #e0769d28
 @dataclass
 class ReportCell:
     "A reusable (markdown, code) pair; `needs` are the cells that must come before it; `params`: extra template parameters it reads."
@@ -36,7 +36,8 @@ SETUP_CELL = ReportCell("", "from insight_nb.recipe import Recipe\n\nrecipe = Re
 
 # the variable each cell leaves behind, and the write_outputs argument it feeds
 _OUTPUT_ARGS = {"compare": ("board", "board"), "evaluation": ("evaluation", "ev"), "threshold": ("threshold", "thr"), "drivers": ("drivers", "drv"), "segments": ("segments", "seg"),
-                "targeting": ("targeting", "plan"), "fairness": ("fairness", "fair"), "history": ("history", "hist")}
+                "targeting": ("targeting", "plan"), "fairness": ("fairness", "fair"), "history": ("history", "hist"),
+                "value_targeting": ("value_targeting", "vplan"), "ranking": ("ranking", "ranked")}
 
 def _outputs_code(cells) -> str:
     args = "recipe, ds" + "".join(f", {a}={v}" for c, (a, v) in _OUTPUT_ARGS.items() if c in cells)
@@ -51,8 +52,9 @@ REPORT_CELLS = {
         "## The data\n\nThe table is loaded, each column gets a role (numeric, categorical, text, identifier, ...), and the cleaning "
         "steps are listed. The profile shows every column's distribution and missing values and, for a binary target, how its rate "
         "varies with the column. Data warnings are repeated in the findings at the end.",
-        "from insight_nb.dataset import prepare\n\n"
-        "ds = prepare(recipe.source, recipe.target, positive_class=recipe.positive_class, roles=recipe.roles or None, **recipe.data_options())\n"
+        "from insight_nb.compare import warm_workers\nfrom insight_nb.steps import prepare_report\n\n"
+        "ds = prepare_report(recipe)\n"
+        "warm_workers(ds, recipe.models, recipe.n_jobs, recipe.test, recipe.seed)  # the model comparison's processes start while the profile is drawn\n"
         "display(ds)\nds.profile()", stage="load"),
     "compare": ReportCell(
         "## Model comparison\n\nEvery candidate model is trained and scored under one protocol: a stratified held-out test split, and "
@@ -61,7 +63,7 @@ REPORT_CELLS = {
         "separate the models.",
         "from insight_nb.compare import compare\n\n"
         "board = compare(ds, recipe.models, cv=recipe.cv, test=recipe.test, seed=recipe.seed, time_budget=recipe.time_budget,\n"
-        "                n_boot=recipe.n_boot, interval_level=recipe.interval_level, show=True)", needs=("profile",), stage="compare"),
+        "                n_boot=recipe.n_boot, interval_level=recipe.interval_level, n_jobs=recipe.n_jobs, show=True)", needs=("profile",), stage="compare"),
     "evaluation": ReportCell(
         "## The best model on unseen data\n\nThe model chosen by cross-validation, refitted on all non-test rows, is scored once on "
         "the test split it has never seen. Intervals are 95% bootstrap intervals over the test rows. The figures show how well it "
@@ -92,6 +94,22 @@ REPORT_CELLS = {
         "predicted probability, the plan contacts the number that maximises the expected value.",
         "from insight_nb.steps import report_targeting, section\n\nplan = section(\"targeting\", report_targeting, board, ds, recipe)",
         needs=("compare",), stage="targeting"),
+    "value_targeting": ReportCell(
+        "## Whom to contact when cases are worth different amounts\n\nWhen the recipe names a `value_column` (each customer's value "
+        "at risk, e.g. monthly charges), the test customers are also ranked by expected value at risk = P(positive) × value, and the "
+        "top `top_k` of that list (default 10% of the test rows) is compared with the top `top_k` by probability alone: how many "
+        "customers they share, the expected value at risk each holds, and the value of the actual positives each reaches. The value "
+        "column stays a model feature unless the roles set it to `ignored`, which is right only if it is known when you decide; the "
+        "finding says which. Without a `value_column` this section says how to set one.",
+        "from insight_nb.steps import report_value_targeting, section\n\nvplan = section(\"value_targeting\", report_value_targeting, board, ds, recipe)",
+        needs=("compare",), stage="value_targeting"),
+    "ranking": ReportCell(
+        "## The top cases by predicted value\n\nThe test rows with the highest predicted value (the recipe's `top_k`, default 10% "
+        "of the test rows), each with its prediction interval and its actual value, against the best possible list (the rows with "
+        "the highest actual values). The highest predictions are where a model tends to overshoot: the share of listed rows whose "
+        "actual value fell inside the interval says whether the interval holds there too.",
+        "from insight_nb.steps import report_ranking, section\n\nranked = section(\"ranking\", report_ranking, board, ds, recipe)",
+        needs=("compare",), stage="ranking"),
     "fairness": ReportCell(
         "## Fairness\n\nFor each column the recipe lists as `sensitive`, the model's decisions (at the business threshold) are "
         "compared across groups: selection rate, true and false positive rates, with the largest gaps flagged (differences above "
@@ -104,6 +122,34 @@ REPORT_CELLS = {
         "is significant (p < 0.01) with a meaningful effect.",
         "from insight_nb.history import run_history\nfrom insight_nb.steps import section\n\nhist = section(\"history\", run_history, ds, board, previous=previous_run)",
         needs=("compare",), stage="history", params=dict(previous_run=None)),
+    "image_data": ReportCell(
+        "## The images\n\nEvery file is decoded once. Unreadable or truncated files, exact duplicates (a training copy of a test "
+        "image is a leak and is dropped), tiny images, a mix of grey and colour images and class imbalance are listed in the cleaning "
+        "report. The profile shows the images per class, their original sizes and a few thumbnails of each class. The images are "
+        "resized to one square size for the network; the given train/ and test/ folders are kept, otherwise a stratified split is made.",
+        "from insight_nb.image_steps import report_images\nfrom insight_nb.images import ImageProfile\n\n"
+        "images, train, test = report_images(recipe.source, size=image_size, label=recipe.target, seed=recipe.seed)\n"
+        "display(images.report)\nImageProfile(images)", stage="load", params=dict(image_size="auto")),
+    "image_model": ReportCell(
+        "## Training the network\n\nA compact convolutional network (conv-BN-ReLU blocks, global pooling) is trained from scratch "
+        "on the training images with augmentation (flips, shifts, small rotations and zooms, colour jitter) and a one-cycle "
+        "learning-rate schedule; a small share of them is held out to keep the best epoch's weights. The table is the history by epoch.",
+        "from insight_nb.callbacks import History\nfrom insight_nb.image_steps import fit_image_model\n\n"
+        "model = fit_image_model(train, image_settings, seed=recipe.seed)\nHistory(model.history_)", needs=("image_data",), stage="compare",
+        params=dict(image_settings={})),
+    "image_evaluation": ReportCell(
+        "## How well it does on unseen images, and where it fails\n\nThe network is scored once on the test images: accuracy and "
+        "macro-F1 with 95% bootstrap intervals, precision and recall per class with Wilson intervals, the confusion matrix, the class "
+        "pairs it confuses most with examples, the images it gets wrong most confidently (often mislabelled or unusual), occlusion "
+        "saliency maps, and calibration (whether its confidence matches its accuracy).",
+        "from insight_nb.image_eval import evaluate_images\n\nev = evaluate_images(model, test, n_boot=recipe.n_boot, seed=recipe.seed)\nev",
+        needs=("image_model",), stage="evaluate"),
+    "image_outputs": ReportCell(
+        "## Findings\n\nThe results above as ranked, plain-language findings. They are written to `findings.json`, the metrics to "
+        "`metrics.json`, the data summary to `reference.json`, and the network to `model/` (score new images with "
+        "`insight-nb score OUT/model FOLDER`).",
+        "from insight_nb.image_steps import write_image_outputs\n\nfindings = write_image_outputs(images, model, ev)\nfindings",
+        needs=("image_evaluation",), stage="outputs"),
     "outputs": ReportCell(
         "## Findings\n\nThe results above as ranked, plain-language findings: serious problems first (high, medium), then "
         "results. They are written to `findings.json`, the metrics to `metrics.json`, and the data summary the next run compares "
@@ -111,8 +157,10 @@ REPORT_CELLS = {
         _outputs_code, needs=("profile",), stage="outputs"),
 }
 
-# %% ../nbs/41_cells.ipynb #aee2c439
-EXTRA_HELP = {"previous_run": "the folder of the run to compare with (run_report sets it to the output folder when a previous run is there)"}
+# %% ../nbs/41_cells.ipynb #63d5fc02
+EXTRA_HELP = {"previous_run": "the folder of the run to compare with (run_report sets it to the output folder when a previous run is there)",
+              "image_size": "the square size in pixels the images are resized to ('auto': their median shorter side, between 28 and 64)",
+              "image_settings": "ImageClassifier settings for the image report, e.g. {epochs: 10, widths: [16, 32, 64]} (empty: the defaults)"}
 
 def _cell_id(*parts) -> str:
     return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()[:8]
@@ -172,7 +220,7 @@ def write_notebook(nb, path) -> Path:
     path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
-# %% ../nbs/41_cells.ipynb #4b2f7e89
+# %% ../nbs/41_cells.ipynb #4f9d5d04
 REGRESSION_MARKDOWN = {   # the regression report's explanations of the shared cells (a number as the target)
     "profile": "## The data\n\nThe table is loaded, each column gets a role (numeric, categorical, text, identifier, ...), and the cleaning "
                "steps are listed. The target is a number, so the report predicts its value (a regression). The profile shows every "
@@ -197,13 +245,15 @@ REGRESSION_MARKDOWN = {   # the regression report's explanations of the shared c
 }
 
 TEMPLATES = {
-    "tabular_report": dict(cells=["profile", "compare", "evaluation", "threshold", "drivers", "segments", "targeting", "fairness", "history",
-                                  "outputs"], title="Customer insight report", defaults={}),
+    "tabular_report": dict(cells=["profile", "compare", "evaluation", "threshold", "drivers", "segments", "targeting", "value_targeting", "fairness",
+                                  "history", "outputs"], title="Customer insight report", defaults={}),
     "text_report": dict(cells=["profile", "compare", "evaluation", "history", "outputs"], title="Text classification report",
                         defaults=dict(source="demo:banking77", target="category", models=["sk_tfidf_logreg"])),
-    "regression_report": dict(cells=["profile", "compare", "evaluation", "drivers", "segments", "outputs"], title="Regression report",
+    "regression_report": dict(cells=["profile", "compare", "evaluation", "ranking", "drivers", "segments", "outputs"], title="Regression report",
                               defaults=dict(source="demo:telco_churn", target="MonthlyCharges", models=["sk_ridge", "sk_hgb", "torch_mlp"]),
                               markdown=REGRESSION_MARKDOWN),
+    "image_report": dict(cells=["image_data", "image_model", "image_evaluation", "image_outputs"], title="Image classification report",
+                         defaults={}),
 }
 TEMPLATE_DIR = Path(str(importlib.resources.files("insight_nb") / "templates"))
 

@@ -22,7 +22,7 @@ from .publish import check_early, check_out, check_writable, default_out, packag
 __all__ = ['COMMANDS', 'FORCE_ARG', 'PROFILE_FILES', 'subcommand', 'UsageError', 'positive', 'build_parser', 'profile_options',
            'run_profile', 'params_help', 'Terminated', 'main']
 
-# %% ../nbs/90_cli.ipynb #402c84df
+# %% ../nbs/90_cli.ipynb #71b477c3
 COMMANDS: dict = {}
 
 def subcommand(name: str, help: str, args=(), epilog=None):
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="insight-nb", description="Turn a table into trustworthy, actionable insight.",
                 epilog="Exit status: 0 success; 1 the run failed (the partial notebook is kept as OUT.failed); 2 bad input or usage "
                        "(nothing was written); 3 report published but partial (optional sections failed: an error box each in the report, "
-                       "status partial in manifest.json); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). "
+                       "status partial in manifest.json); 4 monitor: an alert threshold was crossed (the monitor folder is written); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). "
                        "Earlier output is never replaced by a failed run.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, c in COMMANDS.items():
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         for flags, kw in c["args"]: sp.add_argument(*flags, **kw)
     return p
 
-# %% ../nbs/90_cli.ipynb #21b22b79
+# %% ../nbs/90_cli.ipynb #750e86d1
 FORCE_ARG = (["--force"], dict(action="store_true", help="write into an existing folder that insight-nb did not create, adding its files "
                                                           "and touching nothing else (a file of the same name is still never overwritten)"))
 
@@ -150,6 +150,7 @@ _REPORT_ARGS = [
     FORCE_ARG,
     (["--timeout"], dict(type=positive(float), default=None, help="seconds a cell may run (default: no limit)")),
     (["--threads"], dict(type=positive(int), default=None, help="threads per numeric library in the kernel (OMP/MKL/OpenBLAS); default: their own choice")),
+    (["-q", "--quiet"], dict(action="store_true", help="no progress lines (default: one line per stage on stderr as it finishes, with its seconds; a bar on a terminal)")),
 ]
 
 def params_help(names=None, width: int = 100) -> str:
@@ -182,7 +183,7 @@ def _report_cmd(ns) -> int:
                                if v is not None]
     try:
         res = run_report(ns.data, ns.target, template=ns.template, params=params, config=ns.config, out=ns.out,
-                         timeout=ns.timeout, kernel_env=env, force=ns.force, _cli=True)
+                         timeout=ns.timeout, kernel_env=env, force=ns.force, progress=not ns.quiet, _cli=True)
     except ReportRunError as e:
         print(f"insight-nb report: error: {e}", file=sys.stderr)
         return 1
@@ -219,24 +220,85 @@ def _new_template_cmd(ns) -> int:
     print(f"template written: {out}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #905fbf01
-@subcommand("score", "Score a table with a saved model folder: identifiers, predicted class and class probabilities as CSV.", [
-    (["model"], dict(help="the model folder written by save_model (pipeline.json + model.safetensors + .insight-nb.json)")),
-    (["data"], dict(help="the table to score (CSV/TSV/Parquet/JSONL/Excel)")),
+# %% ../nbs/90_cli.ipynb #7bf8376a
+def _is_image_model(path) -> bool:
+    "Does the folder hold an image model (its pipeline.json says `insight_nb.image_model/...`)? Read without importing torch."
+    import json
+    try: return str(json.loads((Path(path) / "pipeline.json").read_text(encoding="utf-8")).get("format", "")).startswith("insight_nb.image_model/")
+    except (OSError, ValueError, AttributeError): return False
+
+def _score_images_cmd(ns) -> int:
+    "`score` with an image model: DATA is a folder of images (or one image); one row per file, unreadable files with their reason."
+    from insight_nb.artifact import write_csv_atomic
+    from insight_nb.cnn import load_image_model, score_images
+    from insight_nb.publish import default_out
+    df = score_images(load_image_model(ns.model), ns.data)
+    out = write_csv_atomic(df, Path(ns.out) if ns.out else default_out(ns.data, "score") / "scores.csv", force=ns.force)
+    bad = int(df.error.notna().sum())
+    print(f"scored {len(df) - bad} images ({bad} unreadable, listed with their reason): {out}")
+    return 0
+
+@subcommand("score", "Score a table with a saved model folder (or a report folder: its model/): per row the probabilities (a regression: the value "
+            "and its interval), the decision at the report's business threshold, the rank, whether the targeting plan contacts it, and reason codes, as CSV.", [
+    (["model"], dict(help="the model folder written by save_model, or a report folder (its model/)")),
+    (["data"], dict(help="the table to score (CSV/TSV/Parquet/JSONL/Excel); a CSV is streamed in chunks")),
     (["--out"], dict(default=None, help="the CSV to write (default: reports/output/<data name>/score/scores.csv)")),
     (["--force"], dict(action="store_true", help="replace an existing --out file that insight-nb did not write")),
     (["--id-columns"], dict(default=None, help="comma-separated columns to copy to the output (default: the training identifiers)")),
+    (["--reasons"], dict(type=int, default=3, help="reason codes per row: the columns pushing the score up most (0: none; default 3)")),
+    (["--chunk-rows"], dict(type=positive(int), default=50_000, help="rows read and scored at a time (default 50000)")),
 ])
 def _score_cmd(ns) -> int:
+    if _is_image_model(ns.model): return _score_images_cmd(ns)
     from insight_nb.artifact import score_to_csv
     from insight_nb.core import SchemaError
     ids = [c.strip() for c in ns.id_columns.split(",") if c.strip()] if ns.id_columns else None
-    try: res, out = score_to_csv(ns.model, ns.data, ns.out, force=ns.force, id_columns=ids)
+    if ns.reasons < 0: raise UsageError(f"--reasons {ns.reasons} is negative.", where="--reasons", fix="pass 0 (no reason codes) or more.")
+    try: res, out = score_to_csv(ns.model, ns.data, ns.out, force=ns.force, id_columns=ids, reasons=ns.reasons, chunk_rows=ns.chunk_rows,
+                                 progress=sys.stderr.isatty())
     except SchemaError as e:
         if not str(e.where).endswith("(id_columns)"): raise
         raise SchemaError(e.what, where=e.where.replace("(id_columns)", "(--id-columns)"), fix=e.fix) from None
-    for m in res.attrs.get("warnings", []): print(f"warning: {m}", file=sys.stderr)
-    print(f"scored {len(res)} rows ({res.attrs.get('n_unseen', 0)} unseen category or boolean value(s)): {out}")
+    for m in res.get("warnings", []): print(f"warning: {m}", file=sys.stderr)
+    if res.get("reason_method"): print(f"reason codes: {res['reason_method']}", file=sys.stderr)
+    print(f"scored {res['n_rows']} rows ({res.get('n_unseen', 0)} unseen category or boolean value(s)): {out}")
+    return 0
+
+@subcommand("monitor", "Compare a new batch with a saved model's training reference (feature drift, score shift, values never seen in training, "
+            "the flagged share) and, with --outcomes, the realised ROC AUC, calibration and cost with intervals against the report's; writes "
+            "monitor.html, monitor.json, findings.json and history.csv. Exit status 4 when an alert threshold is crossed.", [
+    (["model"], dict(help="a report folder (its model/) or a model folder saved by a report")),
+    (["data"], dict(help="the new rows (CSV/TSV/Parquet/JSONL/Excel) with the training columns")),
+    (["--outcomes"], dict(default=None, help="a table of realised outcomes: the identifier column and the target")),
+    (["--id-column"], dict(default=None, help="the column joining --outcomes to the rows (default: the training identifier)")),
+    (["--out"], dict(default=None, help="the monitor folder (default: monitor/ beside the report folder; history.csv carries over between runs)")),
+    (["--force"], dict(action="store_true", help="write into an existing --out folder that insight-nb did not write")),
+    (["--config"], dict(default=None, help="a recipe YAML whose alert_psi, alert_auc_drop and alert_unseen replace the ones saved with the model")),
+    (["--alert-psi"], dict(type=float, default=None, help="alert when a feature's or the score's PSI exceeds this (default: saved with the model, 0.25)")),
+    (["--alert-auc-drop"], dict(type=float, default=None, help="alert when the realised ROC AUC is this much below the report's (default 0.05)")),
+    (["--alert-unseen"], dict(type=float, default=None, help="alert when this share of a column's values was never seen in training (default 0.05)")),
+    (["--n-boot"], dict(type=int, default=500, help="bootstrap resamples for the realised metrics' intervals (default 500)")),
+])
+def _monitor_cmd(ns) -> int:
+    from insight_nb.monitor import ALERTS, MONITOR_FILES, default_monitor_out, monitor, write_monitor
+    from insight_nb.recipe import Recipe
+    alerts = {}
+    if ns.config:
+        r = Recipe.from_yaml(Path(ns.config))
+        alerts = {k: getattr(r, k) for k in ALERTS if k in r.model_fields_set}
+    alerts |= {k: getattr(ns, k) for k in ALERTS if getattr(ns, k) is not None}
+    if alerts: Recipe(**alerts)   # the recipe's limits: a bad value is one paragraph naming the field
+    if ns.n_boot < 0: raise UsageError(f"--n-boot {ns.n_boot} is negative.", where="--n-boot", fix="pass 0 (no intervals) or more.")
+    out = Path(ns.out) if ns.out else default_monitor_out(ns.model, ns.data)
+    check_early(check_out, out, force=ns.force, what="monitor", names=MONITOR_FILES, command="monitor")
+    res = monitor(ns.model, ns.data, ns.outcomes, alerts=alerts, id_column=ns.id_column, n_boot=ns.n_boot)
+    folder = write_monitor(res, out, force=ns.force)
+    for w in res.warnings: print(f"warning: {w}", file=sys.stderr)
+    print(res.summary())
+    print(f"monitor written: {folder / 'monitor.html'}")
+    if res.alerts:
+        print(f"insight-nb monitor: {len(res.alerts)} alert(s): " + "; ".join(a["message"] for a in res.alerts), file=sys.stderr)
+        return 4
     return 0
 
 @subcommand("schema", "Print the JSON Schema of a recipe file, flat or sectioned (every field with its help, section, default and limits), or of a sweep file.", [

@@ -23,7 +23,7 @@ __all__ = ['SECTION_NAMES', 'SECTIONS', 'HELP', 'DATA_OPTIONS', 'RecipeError', '
            'type_name', 'check_type', 'recipe_error', 'check_values', 'flatten', 'check_keys', 'load_yaml',
            'parse_value', 'parse_assignment']
 
-# %% ../nbs/20_recipe.ipynb #4274a7d3
+# %% ../nbs/20_recipe.ipynb #7f5ca241
 class RecipeError(InsightError):
     "A run description (YAML, parameters, fields) that cannot be used as given."
 
@@ -38,6 +38,11 @@ def _field(default, help: str, section: str, example=None, **constraints):
 
 _STRICT = ConfigDict(strict=True)
 _ORIGIN = contextvars.ContextVar("recipe_origin", default=("recipe", None))  # (where, origins) of the values being validated
+
+def _default_models() -> list:
+    "The registry's default classification models (`insight_nb.registry.DEFAULT_MODELS`, defined there once)."
+    from insight_nb.registry import default_models
+    return default_models()
 
 class Recipe(BaseModel):
     "One declarative run: data, evaluation protocol, business costs and report settings."
@@ -60,13 +65,19 @@ class Recipe(BaseModel):
     min_class_count: int | None = _field(None, "rows each target class needs (null: the number of cv folds)", "data", 5, ge=1)
     sensitive: list[str] = _field(list, "columns to check the model's decisions for fairness, e.g. [gender, SeniorCitizen] (none: no fairness section)", "data",
                                   ["gender", "SeniorCitizen"])
+    value_column: str | None = _field(None, "for a binary target, the column holding the value at risk of each case, a number (e.g. MonthlyCharges); the report also ranks "
+                                      "cases by expected value at risk, P(positive) x value, and compares that list with the probability list. "
+                                      "It stays a model feature unless roles set it to ignored (a feature only if it is known when you decide)",
+                                      "data", "MonthlyCharges")
     # evaluation
     seed: int = _field(0, "seed of the split, the folds and the models", "evaluation", 1)
     test: float = _field(0.2, "share of rows held out as the test split", "evaluation", 0.2, gt=0, lt=1)
     cv: int = _field(5, "number of stratified cross-validation folds on the other rows", "evaluation", 5, ge=2)
-    models: list[str | dict] = _field(lambda: ["sk_logreg", "sk_hgb", "torch_mlp"], "models compared in this order: names, or a name mapped to its "
+    models: list[str | dict] = _field(_default_models, "models compared in this order: names, or a name mapped to its "
                                       "parameters, e.g. [sk_logreg, {torch_mlp: {epochs: 5}}]", "evaluation", ["sk_logreg", "sk_hgb"], min_length=1)
     time_budget: float | None = _field(None, "seconds after which no further candidate is started (null: no limit)", "evaluation", 600, gt=0)
+    n_jobs: int | None = _field(None, "model fits run at once when comparing models, each CV fold in its own worker process with one thread "
+                                "(null: 1, all in the report's process); the results are the same for any value", "evaluation", 2, ge=1)
     n_boot: int = _field(500, "bootstrap resamples for test-metric intervals (0: none)", "evaluation", 500, ge=0)
     interval_level: float = _field(0.9, "nominal coverage of the prediction intervals of a regression (split conformal on out-of-fold residuals)",
                                    "evaluation", 0.9, ge=0.5, le=0.99)
@@ -78,7 +89,16 @@ class Recipe(BaseModel):
     success_rate: float = _field(Business.success_rate, "share of contacted positives that the action saves", "business", 0.25, ge=0, le=1)
     # report
     title: str = _field("Insight report", "report title", "report", "Churn report")
+    top_k: int | None = _field(None, "length of the ranked lists: the top cases by predicted value of a regression, the value-targeting comparison "
+                               "of a binary target (null: 10% of the test rows)", "report", 100, ge=1)
     template: str = _field("tabular_report", "report template name (tabular_report, text_report, regression_report) or a .ipynb path; insight-nb report chooses one from the data when none is given", "report", "tabular_report")
+    # monitoring: the report saves these with its model; `insight-nb monitor` exits with status 4 when one is crossed
+    alert_psi: float = _field(0.25, "insight-nb monitor alerts (exit status 4) when a feature's or the score's population stability index "
+                              "against the model's training reference exceeds this", "report", 0.25, gt=0)
+    alert_auc_drop: float = _field(0.05, "insight-nb monitor alerts when the realised ROC AUC on the outcomes is lower than the report's "
+                                   "test ROC AUC by more than this", "report", 0.05, ge=0, le=1)
+    alert_unseen: float = _field(0.05, "insight-nb monitor alerts when more than this share of a column's values in the new data were never "
+                                 "seen in training", "report", 0.05, ge=0, le=1)
 
     def __init__(self, /, **data):
         try: super().__init__(**data)
@@ -93,10 +113,11 @@ class Recipe(BaseModel):
     def _tuples(cls, v):  # a tuple is as good as a list (settings as data: they become lists)
         return list(v) if isinstance(v, tuple) else v
 
-    @field_validator("source", "target", "template")
+    @field_validator("source", "target", "template", "value_column")
     @classmethod
     def _named(cls, v, info):
-        what = dict(source="must name a file or demo data set", target="must be a column name", template="must name a template")[info.field_name]
+        what = dict(source="must name a file or demo data set", target="must be a column name", template="must name a template",
+                    value_column="must be a column name")[info.field_name]
         _need(v is None or bool(v.strip()), info.field_name, what, v)
         return v
 

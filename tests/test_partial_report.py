@@ -14,8 +14,8 @@ from insight_nb.data import load_demo
 from insight_nb.report import run_report
 from insight_nb.steps import FAULT_ENV
 
-FILES = [".insight-nb.json", "findings.json", "manifest.json", "metrics.json", "reference.json", "report.html", "report.ipynb"]
-FAST = ["-p", "cv=2", "-p", "models=[sk_logreg]", "-p", "n_boot=20", "--threads", "1"]
+FILES = [".insight-nb.json", "findings.json", "manifest.json", "metrics.json", "model", "reference.json", "report.html", "report.ipynb"]
+FAST = ["-p", "cv=2", "-p", "models=[sk_logreg]", "-p", "n_boot=20", "--threads", "1", "-q"]
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,14 @@ from insight_nb.cli import main
 from insight_nb.cells import TEMPLATES, build_template, new_template, template_path, write_notebook
 from insight_nb.report import ReportRunError, resolve_report, run_report
 
-FILES = [".insight-nb.json", "findings.json", "manifest.json", "metrics.json", "reference.json", "report.html", "report.ipynb"]
+FILES = [".insight-nb.json", "findings.json", "manifest.json", "metrics.json", "model", "reference.json", "report.html", "report.ipynb"]
 FAST = dict(cv=3, models=["sk_logreg", "sk_hgb"], n_boot=100)
 SEVERITIES = ("high", "medium", "low", "info")
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # OpenMP spin-waits badly when the cores are shared
 PAYLOAD = 'x"; import os; os.system("echo pwned") # \\" \' \n \u00e9 {cv}'
 
 def digest(folder: Path) -> dict:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 def check_contract(m: dict, task: str, n_models: int):
     for k in ("task", "target", "positive_class", "n_rows", "models", "best_model", "test", "timings", "recipe", "data"):
@@ -38,7 +38,7 @@ def check_contract(m: dict, task: str, n_models: int):
 def german(shared_data, tmp_path_factory):
     "A good German credit report (the tabular template), reused as 'the last good report' by the failure tests."
     out = tmp_path_factory.mktemp("reports") / "german"
-    res = run_report(shared_data / "german_credit" / "german_credit.csv", "class", params=FAST | dict(sensitive=["personal_status", "age"]), out=out,
+    res = run_report(shared_data / "german_credit" / "german_credit.csv", "class", params=FAST | dict(sensitive=["personal_status", "age"], value_column="credit_amount"), out=out,
                      kernel_env=ONE_THREAD)
     return res
 
@@ -74,10 +74,14 @@ def test_german_credit_report(german):
     assert m["targeting"]["params"]["contact_cost"] == 10.0 and 0 <= m["targeting"]["k"] <= m["targeting"]["n"]
     assert set(m["fairness"]["columns"]) == {"personal_status", "age band"} and m["fairness"]["params"]["threshold"] == m["threshold"]["threshold"]
     assert m["history"] == {"previous": None, "flagged": [], "meta": {"primary_metric": "roc_auc"}}
+    v = m["value_targeting"]             # value_column=credit_amount: the top 10% by P(bad) x amount against the top 10% by P(bad)
+    assert v["k"] == 20 and v["used_as_feature"] and [r["list"] for r in v["lists"]] == ["by probability", "by expected value at risk"]
+    assert v["lists"][1]["expected_value_at_risk"] >= v["lists"][0]["expected_value_at_risk"] and "value_targeting" in {x["kind"] for x in f}
     assert "MonthlyCharges" not in json.loads((german.out / "reference.json").read_text())["columns"]
     assert {"credit_amount", "purpose"} <= set(json.loads((german.out / "reference.json").read_text())["columns"])
     html = (german.out / "report.html").read_text()
-    for heading in ("What drives the prediction", "Who is most and least at risk", "Whom to contact", "Fairness", "Since the previous run"):
+    for heading in ("What drives the prediction", "Who is most and least at risk", "Whom to contact", "Fairness", "Since the previous run",
+                    "Whom to contact when cases are worth different amounts"):
         assert heading in html, heading
     assert "data:image/png;base64" in html and "<script src=" not in html and "Recipe.from_params" not in html
     assert not list(german.out.parent.glob(".german*"))  # no staging folders left
@@ -101,7 +105,9 @@ def test_killed_kernel_keeps_last_good_report(german, crash_template, capsys):
     failed = german.out.with_name("german.failed")
     nb = json.loads((failed / "report.ipynb").read_text())
     assert any("papermill-error-cell-tag" in c["metadata"].get("tags", []) for c in nb["cells"])
-    assert json.loads((failed / "manifest.json").read_text())["status"] == "failed"
+    man = json.loads((failed / "manifest.json").read_text())
+    assert man["status"] == "failed" and {"check_s", "load", "crash"} <= set(man["timings"])  # where the time went before it stopped
+    assert "] crash: " in err  # the stage lines came up to the cell that stopped the run
 
 def test_cell_exception_keeps_last_good_report(german, crash_template, capsys):
     before = digest(german.out)
