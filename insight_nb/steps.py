@@ -287,7 +287,7 @@ def failed_sections(nb) -> list:
             if m.get("failed_section"): out.append(dict(section=m["failed_section"], error=m.get("error", ""), cell=i))
     return out
 
-# %% ../nbs/40_steps.ipynb #b2b2690a
+# %% ../nbs/40_steps.ipynb #fe0d9a90
 METRIC_NAMES = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "accuracy": "accuracy", "f1_macro": "macro F1", "log_loss": "log loss",
                 "r2": "R²", "rmse": "RMSE", "mae": "MAE", "mape": "MAPE"}
 
@@ -389,8 +389,8 @@ def gap_findings(ctx) -> list:
 def concentrated_error_findings(ctx, min_row_share: float = 0.05, min_total_share: float = 0.15, max_rows: int = 5) -> list:
     """Regression: a few cross-validation rows holding a large share of the best model's squared error. R² and RMSE then hinge
     on them (an unusual case or a wrong value): the rows (each at least `min_row_share` of the out-of-fold squared error, at most
-    `max_rows`; together at least `min_total_share`), their values and predictions, and the out-of-fold R² with and without them.
-    Nothing is dropped: the model is judged on the data as they stand."""
+    `max_rows`; together at least `min_total_share`), their values and predictions, and the out-of-fold R² with and without them
+    (medium when they cost at least 0.02 of R², else low). Nothing is dropped: the model is judged on the data as they stand."""
     import numpy as np
     board, ds = ctx.board, ctx.ds
     if board is None or board.task != "regression" or board.best not in board.oof or board._y_cv is None: return []
@@ -413,7 +413,7 @@ def concentrated_error_findings(ctx, min_row_share: float = 0.05, min_total_shar
                     f"(a one-off sale, a special contract) would explain it. {'It stays' if len(top) == 1 else 'They stay'} in the data "
                     f"and in every score of this report; drop {it} in your data only if {'it is not a case' if len(top) == 1 else 'they are not cases'} "
                     "the model should serve.",
-                    "concentrated_error", "medium", 35, evidence("share of out-of-fold squared error", share, n=len(y), model=board.best,
+                    "concentrated_error", "medium" if r2_without - r2_all >= 0.02 else "low", 35, evidence("share of out-of-fold squared error", share, n=len(y), model=board.best,
                     rows=[str(l) for l in labels], r2_with=r2_all, r2_without=r2_without,
                     values=[float(y[i]) for i in top], predictions=[float(pred[i]) for i in top]))]
 
