@@ -256,7 +256,7 @@ def test_studio_controls_start_at_the_estimator_defaults():
     assert (s.epochs.value, s.batch_size.value, s.dropout.value) == (d["epochs"], d["batch_size"], d["dropout"])
     assert s.lr.value == pytest.approx(d["lr"] if d["lr"] is not None else DEFAULT_LR[d["model"]])
     (name, params), = registry.check_models(s.recipe().models)
-    assert name == "torch_mlp" and params["hidden"] == list(d["hidden"]) and "h/2" in s.hidden.description
+    assert name == "torch_mlp" and params["hidden"] == list(d["hidden"]) and "h/2" in s.hidden.tooltip and "builds hidden layers (64, 32)" in s.hidden_note.value
     assert {k: params[k] for k in ("epochs", "batch_size", "dropout")} == {k: d[k] for k in ("epochs", "batch_size", "dropout")}
 
 

@@ -14,7 +14,7 @@ import pytest
 from insight_nb.recipe import Recipe
 from insight_nb.registry import model_spec
 from insight_nb.studio_fit import studio_fit
-from insight_nb.widgets import AUTO, InsightStudio
+from insight_nb.widgets import AUTO, InsightStudio, tidy_numbers
 
 
 def _until(cond, timeout=120.0, step=0.05):
@@ -57,6 +57,7 @@ def test_train_stop_resume_and_train_again(telco):
     learn = r.estimator.learner_
     assert r.stopped and learn.cancelled and 2 <= r.epochs_run < 60
     assert "stopped" in s.status.value and not s.train_button.disabled
+    assert 'data-shown="stopped"' in s.status.value and s.progress.bar_style == "warning"     # a user stop is not a green "done"
     # the best epoch's checkpoint was loaded back: the model scores the best epoch's validation loss
     best = min(r.history, key=lambda h: h["valid_loss"])
     assert r.best_epoch == best["epoch"]
@@ -83,7 +84,8 @@ def test_train_stop_resume_and_train_again(telco):
     assert [h["epoch"] for h in r2.history] == list(range(r2.epochs_run))
     assert s.session._callback.batch_epochs == sorted(s.session._callback.batch_epochs) and s.session._callback.batch_epochs[-1] > last + 1
     assert s.progress.value == r2.epochs_run * n_iter
-    assert f"{r2.epochs_run} epoch(s)" in s.metrics.value and "stopped" not in r2.summary()
+    said = f"{r2.epochs_run} of 60 epochs (early stopping)" if r2.epochs_run < 60 else "60 epochs"   # early stopping is stated
+    assert said in s.metrics.value and "stopped" not in r2.summary()
     # stopped + resumed = never stopped: the same numbers as an uninterrupted fit of the same recipe
     _, ev, _ = studio_fit(r2.dataset, r2.recipe.models[0], test=r2.recipe.test, seed=r2.recipe.seed, n_boot=r2.recipe.n_boot)
     assert ev.metrics == r2.metrics
@@ -116,7 +118,8 @@ def test_result_tabs(telco):
     s = telco
     if "Segments" not in s.extra: pytest.skip("insight_nb.segments is not installed")
     html = s.compute("Segments")
-    assert s.state == "done" and "insight-segments" in html and s.extra["Segments"]["html"].value == html
+    assert s.state == "done" and "insight-segments" in html and s.extra["Segments"]["html"].value == tidy_numbers(html)
+    assert "e-0" not in s.extra["Segments"]["html"].value.split("<img")[0]          # the studio's number format
 
 
 def test_export_and_report_match(telco, tmp_path):
@@ -144,7 +147,8 @@ def test_errors_are_shown_in_the_widget(tmp_path):
     df = pd.DataFrame({"x": rng.normal(size=300), "plan": rng.choice(["a", "b"], 300), "region": "north",
                        "y": rng.choice(["p", "q"], 300)})
     s = InsightStudio(df, target="y", family="logistic", epochs=2, n_boot=0)
-    s.set(target="region")                                   # a target that is constant
+    s.set(target="region")                                   # a target that is constant: flagged when picked
+    assert s.state == "error" and "constant" in s.status.value
     s.train(wait=True)
     assert s.state == "error"
     assert "constant" in s.status.value and "Fix" in s.status.value and "insight-studio-error" in s.status.value
@@ -153,9 +157,15 @@ def test_errors_are_shown_in_the_widget(tmp_path):
     # a GUI action that fails ends in the status area too
     s.source.value = str(tmp_path / "missing.csv")
     assert s.state == "error" and "missing.csv" in s.status.value
-    s.set(source=df, target="y")
+    s.set(source=df, target="y")                             # the fix clears the error at once, not on Train
+    assert s.state == "idle" and s.last_error is None and "insight-studio-error" not in s.status.value
     s.train(wait=True)
     assert s.state == "done"
+    s.source.value = str(tmp_path / "missing.csv")           # an error after a run: the results stay, marked out of date once data changes
+    assert s.state == "error" and s.results is not None
+    s.set(source=df.head(200), target="y")
+    assert s.state == "done" and s.last_error is None and "other data was loaded" in s.stale_note.value
+    assert "insight-studio-stale" in s.results_box._dom_classes
     with pytest.raises(Exception, match="outside the control's range"): s.set(lr=10.0)
     with pytest.raises(Exception, match="Did you mean"): s.set(familly="mlp")
 
@@ -188,3 +198,32 @@ def test_the_session_needs_no_frontend(module):
         assert "ipywidgets" not in open(m.__file__, encoding="utf-8").read()
     s = InsightStudio(pd.DataFrame({"x": np.arange(100.0), "y": ["a", "b"] * 50}), target="y", family="logistic", epochs=1, n_boot=0)
     assert isinstance(s.session, studio.StudioSession) and s.session.frame is not None and s.state == s.session.state == "idle"
+
+
+def test_regression_trains_stops_and_moves_its_interval():
+    """A number as the target: only the MLP (a regressor) is offered, Stop ends the run with the best epoch kept, the metrics are R²,
+    RMSE and MAE, the curves are predicted-vs-actual and residuals, and the interval slider changes the half-width and its coverage live."""
+    rng = np.random.default_rng(0)
+    n = 800
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.uniform(0, 10, n), "grade": rng.choice(list("ABC"), n)})
+    df["y"] = 50 + 8 * df.x1 - 3 * df.x2 + df.grade.map({"A": 0.0, "B": 5.0, "C": 10.0}) + rng.normal(0, 3, n)
+    s = InsightStudio(df, "y", epochs=200, batch_size=32, n_boot=0)
+    try:
+        assert [o[1] for o in s.family.options] == ["mlp"] and "regression" in s.data_info.value
+        s.train()
+        _until(lambda: s.session._learner is not None and len(s.session._learner.history) >= 2)
+        s.stop()
+        assert s.wait(60) == "done"
+        r = s.results
+        assert r.stopped and r.estimator.learner_.cancelled and 2 <= r.epochs_run < 200 and r.evaluation.task == "regression"
+        assert {"r2", "rmse", "mae"} <= set(r.metrics) and "r2" in s.metrics.value and s.curves.value[:4] == b"\x89PNG"
+        s.set(interval_level=0.6)
+        lo = s.interval_stats
+        s.set(interval_level=0.95)
+        hi = s.interval_stats
+        assert lo["halfwidth"] < hi["halfwidth"] and lo["coverage"] <= hi["coverage"] and lo["n_cal"] + lo["n_check"] == len(r.test_rows)
+        assert "coverage" in s.interval_info.value and s.recipe().interval_level == 0.95 and "Interval tab" in s.threshold_info.value
+        s.set(target="grade")                                # classes again: the logistic family comes back
+        assert [o[1] for o in s.family.options] == ["logistic", "mlp"]
+    finally:
+        s.close()
