@@ -114,14 +114,19 @@ def html_table(rows: Iterable[Sequence], columns: Sequence[str], raw_columns: It
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     return f'<table class="{esc(css_class)}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
-# %% ../nbs/00_core.ipynb #fde6d1bf
+# %% ../nbs/00_core.ipynb #7c4f3f23
 def fmt_num(x, digits: int = 3) -> str:
-    "A compact number for tables: integers as-is, floats to `digits` significant decimals, NaN as an em dash."
+    """The one number format of tables, sentences and the studio: whole numbers with thousands separators (`8,060`),
+    others with `digits` decimals and separators (`12,345.679`, `4.265`), never scientific notation nor `-0.000` (a tiny
+    value reads `0.000` or `-0.001`), infinities as ∞, None/NaN as an em dash."""
     try:
         if x is None or x != x: return "—"
-    except Exception: return str(x)
-    if isinstance(x, (int,)) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15): return f"{int(x):,}"
-    return f"{x:.{digits}f}" if abs(x) >= 10 ** -digits else f"{x:.2e}"
+        x = float(x)
+    except (TypeError, ValueError): return str(x)
+    if abs(x) == float("inf"): return "∞" if x > 0 else "-∞"
+    if x.is_integer() and abs(x) < 1e15: return f"{int(x):,}"
+    out = f"{x:,.{digits}f}"
+    return out[1:] if out.startswith("-") and not out.strip("-0.,") else out
 
 # %% ../nbs/00_core.ipynb #36e2c85f
 def jsonable(x):

@@ -21,8 +21,9 @@ from .core import InsightError
 # %% auto #0
 __all__ = ['MARKER', 'OWNER', 'DEFAULT_ROOT', 'sha256_file', 'read_marker', 'owns', 'files_under', 'intact_files',
            'check_writable', 'check_out', 'check_early', 'path_inside', 'for_python', 'pid_alive', 'clean_stale',
-           'staging_dir', 'publish_dir', 'remove_owned', 'verify_folder', 'publish_failed', 'check_out_file',
-           'publish_file', 'claim_dir', 'record_files', 'check_name', 'default_out', 'package_versions', 'write_json']
+           'usual_permissions', 'staging_dir', 'publish_dir', 'remove_owned', 'verify_folder', 'publish_failed',
+           'check_out_file', 'publish_file', 'claim_dir', 'record_files', 'check_name', 'default_out',
+           'package_versions', 'write_json']
 
 # %% ../nbs/08_publish.ipynb #54aa210f
 MARKER = ".insight-nb.json"
@@ -163,7 +164,7 @@ def for_python(e: InsightError, out: str = "out") -> InsightError:
     py = lambda t: t.replace("--force", "force=True").replace("--out ", f"{out}=").replace("--out", out) if t else t
     return type(e)(py(e.what), where=py(e.where), fix=py(e.fix))
 
-# %% ../nbs/08_publish.ipynb #6efcadfa
+# %% ../nbs/08_publish.ipynb #da5487f1
 def pid_alive(pid) -> bool:
     "Is process `pid` running on this machine?"
     try: os.kill(int(pid), 0)
@@ -203,6 +204,14 @@ def _write_marker(folder: Path, marker: dict) -> None:
     tmp.write_text(json.dumps(marker, indent=2, sort_keys=True), encoding="utf-8")
     os.replace(tmp, folder / MARKER)
 
+def usual_permissions(path) -> Path:
+    """Give `path` the permissions a new file or folder gets from the umask (mkdtemp and mkstemp make them private to the
+    owner, so a published report, model or monitor folder would be unreadable to the colleagues who can read its parent)."""
+    m = os.umask(0); os.umask(m)
+    path = Path(path)
+    path.chmod((0o777 if path.is_dir() else 0o666) & ~m)
+    return path
+
 def staging_dir(out) -> Path:
     "A fresh staging folder beside `out`, marked with this process; stale ones from killed runs are removed first."
     out = Path(out)
@@ -210,6 +219,7 @@ def staging_dir(out) -> Path:
     try: tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     except OSError as e:
         raise InsightError(f"cannot create a staging folder in {out.parent} ({e.strerror}).", where=str(out), fix="choose another --out.") from None
+    usual_permissions(tmp)
     _write_marker(tmp, _marker(staging=True, pid=os.getpid(), host=socket.gethostname(), target=out.name))
     return tmp
 
@@ -299,7 +309,7 @@ def publish_failed(tmp, out, command: str = "insight-nb") -> Path:
         if not dest.exists() or owns(dest, f"{command} (failed)"): return publish_dir(tmp, dest, command=f"{command} (failed)")
     raise InsightError("no free name for the failed run's record.", where=str(out.parent), fix=f"remove old {out.name}.failed-N folders.")
 
-# %% ../nbs/08_publish.ipynb #5a1d3058
+# %% ../nbs/08_publish.ipynb #28f46654
 def check_out_file(out, force: bool = False, flag: str = "--out", command: str | None = None) -> Path:
     "Validate an output *file* before any work: not a folder, not a file insight_nb did not write (unless `force`)."
     out = Path(out).expanduser().absolute()
@@ -321,7 +331,7 @@ def publish_file(write, out, force: bool = False, command: str = "insight-nb") -
     os.close(fd)
     try:
         write(Path(tmp))
-        os.replace(tmp, out)
+        os.replace(usual_permissions(tmp), out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

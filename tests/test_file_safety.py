@@ -237,3 +237,18 @@ def test_one_command_never_replaces_anothers_output(project, quick, tmp_path, ca
     assert "holds the output of `insight-nb profile`" in capsys.readouterr().err
     assert snapshot(prof) == before
     assert main(["profile", str(project / "customers.csv"), "--target", "Churn", "--out", str(prof)]) == 0  # its own command may
+
+
+def test_published_folders_and_files_get_the_usual_permissions(tmp_path):
+    "mkdtemp/mkstemp make private folders and files; what insight_nb publishes gets the umask's permissions (readable by the group)."
+    import os, stat
+    from insight_nb.publish import publish_dir, publish_file, staging_dir
+    old = os.umask(0o022)
+    try:
+        tmp = staging_dir(tmp_path / "out")
+        (tmp / "a.txt").write_text("x")
+        out = publish_dir(tmp, tmp_path / "out")
+        assert stat.S_IMODE(out.stat().st_mode) == 0o755
+        f = publish_file(lambda p: p.write_text("y"), tmp_path / "files" / "b.csv") if (tmp_path / "files").mkdir() is None else None
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644
+    finally: os.umask(old)
