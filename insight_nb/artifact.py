@@ -35,6 +35,9 @@ WEIGHTS, PIPELINE, SKOPS, MODEL_DIR = "model.safetensors", "pipeline.json", "mod
 # the types a skops file may hold beyond what skops trusts by itself (scikit-learn's estimators, numpy arrays): exactly
 # what insight_nb's own scikit-learn pipelines need
 TRUSTED_TYPES = ("numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+                 # gradient boosting with native categories keeps functools.partial(check_array) in its own encoder:
+                 # trusting partial admits no other function (each function inside is checked by its own name)
+                 "functools.partial", "sklearn.utils.validation.check_array",
                  "insight_nb.estimators.LogTargetPipeline", "insight_nb.estimators._to_days", "insight_nb.estimators._text_column")
 
 def _jsonable(v):
