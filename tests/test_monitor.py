@@ -2,6 +2,7 @@
 card; the same rows raise no alert (exit 0), a drifted copy (MonthlyCharges x 1.3 on half the rows) is flagged and exits 4,
 realised outcomes give the realised ROC AUC with an interval, and every run adds a line to the monitor folder's history."""
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,8 @@ def test_same_rows_no_alert_then_drift_alerts_with_exit_4(telco, capsys):
     assert [a["column"] for a in res["alerts"]] == ["MonthlyCharges"] and res["alerts"][0]["name"] == "alert_psi"
     f = json.loads((mon / "findings.json").read_text())["findings"]
     assert f[0]["severity"] == "high" and f[0]["evidence"]["column"] == "MonthlyCharges" and f[0]["rank"] == 1
+    assert "> 0.25, your alert_psi" in f[0]["text"] and "> 0.2 " not in f[0]["text"]   # the threshold applied, not the rule of thumb
+    assert not any(re.search(r"\de-\d", x["text"]) for x in f)                    # no scientific notation in the text
     o = res["outcomes"]
     auc, (lo, hi) = o["metrics"]["roc_auc"], o["ci"]["roc_auc"]
     assert o["n"] == len(raw[::2]) and lo < auc < hi and hi - lo < 0.05 and 0.75 < auc
@@ -92,3 +95,44 @@ def test_monitor_errors_are_one_paragraph(telco, tmp_path, capsys):
     assert "inside the model folder" in capsys.readouterr().err
     assert main(["monitor", str(out), str(rows), "--alert-psi", "-1", "--out", str(tmp_path / "m")]) == 2
     assert "alert_psi" in capsys.readouterr().err
+
+
+def test_outcomes_that_match_no_row_are_an_error_and_some_a_warning(telco, tmp_path, capsys):
+    root, out, raw, rows = telco
+    lower = raw[["customerID", "Churn"]].assign(customerID=raw.customerID.str.lower())
+    bad = tmp_path / "outcomes_lower.csv"
+    lower.to_csv(bad, index=False)
+    assert main(["monitor", str(out), str(rows), "--outcomes", str(bad), "--n-boot", "0", "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "none of the 7,043 outcomes matches a scored row" in err and "'customerID'" in err
+    assert raw.customerID.iloc[0] in err and raw.customerID.iloc[0].lower() in err   # examples from both sides
+    assert not (tmp_path / "m").exists()
+    some = tmp_path / "outcomes_some.csv"
+    pd.concat([raw[["customerID", "Churn"]].iloc[:3000], lower.iloc[3000:]]).to_csv(some, index=False)
+    assert main(["monitor", str(out), str(rows), "--outcomes", str(some), "--n-boot", "0", "--out", str(tmp_path / "m")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 4,043 of 7,043 outcomes match no row of the new data" in err
+    res = json.loads((tmp_path / "m" / "monitor.json").read_text())
+    assert (res["outcomes"]["n"], res["outcomes"]["n_unmatched"]) == (3000, 4043)
+    f = [x for x in json.loads((tmp_path / "m" / "findings.json").read_text())["findings"] if "outcomes matched no scored row" in x["title"]]
+    assert len(f) == 1 and f[0]["severity"] == "medium" and f[0]["evidence"]["value"] == 4043
+
+
+def test_flagged_share_is_tested_with_both_sample_sizes(telco, tmp_path):
+    _, out, _, rows = telco
+    mon = tmp_path / "m"
+    assert main(["monitor", str(out), str(rows), "--n-boot", "0", "--out", str(mon)]) == 0
+    f = [x for x in json.loads((mon / "findings.json").read_text())["findings"] if x["kind"] == "positive rate"]
+    assert len(f) == 1 and f[0]["evidence"]["test"] == "two-proportion z-test"
+    assert f[0]["evidence"]["n"] == 7043 and f[0]["evidence"]["n_reference"] == 1409 and f[0]["evidence"]["p_value"] is not None
+    assert ("larger than chance" in f[0]["text"]) == (f[0]["severity"] == "medium") == (f[0]["evidence"]["p_value"] < 0.05)
+
+
+def test_image_models_are_refused_up_front(tmp_path, telco, capsys):
+    _, _, _, rows = telco
+    img = tmp_path / "image_model"
+    img.mkdir()
+    (img / "pipeline.json").write_text(json.dumps(dict(format="insight_nb.image_model/1")))
+    assert main(["monitor", str(img), str(rows), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "monitoring image models is not supported yet" in err and "version that saved it" not in err
