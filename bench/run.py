@@ -88,4 +88,5 @@ if __name__ == "__main__":
     import bench_gauntlet  # noqa: F401  (registers "gauntlet")
     import bench_regression  # noqa: F401  (registers "regression")
     import bench_images  # noqa: F401  (registers "images")
+    import bench_scoring  # noqa: F401  (registers "scoring")
     sys.exit(main(sys.argv[1:]))

