@@ -251,3 +251,10 @@ def test_data_errors_are_one_paragraph(model, rows, tmp_path, capsys):
     p2 = tmp_path / "changed.csv"; rows.assign(MonthlyCharges="about fifty").to_csv(p2, index=False)
     cli_error(capsys, ["score", str(model), str(p2), "--out", str(out)], "'MonthlyCharges'", "numeric", str(p2))
     assert not out.exists()
+
+
+def test_a_header_only_table_is_refused_not_a_traceback(model_dir, rows, tmp_path, capsys):
+    p = tmp_path / "empty.csv"
+    rows.iloc[:0].to_csv(p, index=False)
+    cli_error(capsys, ["score", str(model_dir), str(p), "--out", str(tmp_path / "s.csv")], "has no rows to score")
+    assert not (tmp_path / "s.csv").exists()
