@@ -110,6 +110,32 @@ def test_only_replaces_its_own_folder(tmp_path):
     with pytest.raises(docs.DocsError, match="--only 99_nope"): docs.notebooks(["99_nope"])
 
 
+def _png(path: Path, w=3, h=2):
+    import struct, zlib
+    raw = b"".join(b"\0" + b"\xff\x00\x00" * w for _ in range(h))
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_markdown_images_inlined(tmp_path):
+    "A screenshot linked from a markdown cell (`![..](images/x.png)`) is in the page as data, so it shows offline from any folder."
+    src = tmp_path / "nbs"; (src / "images").mkdir(parents=True)
+    _png(src / "images" / "shot.png")
+    _nb(src / "index.ipynb", "1 + 1")
+    _nb(src / "01_pics.ipynb", "2 + 2")
+    nb = nbformat.read(str(src / "01_pics.ipynb"), as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("The studio:\n\n![a screenshot](images/shot.png)\n\n![remote](https://example.org/x.png)"))
+    nbformat.write(nb, str(src / "01_pics.ipynb"))
+    docs.build(tmp_path / "site", src=src, timeout=120, log=lambda *a: None)
+    page = (tmp_path / "site" / "01_pics.html").read_text()
+    assert 'src="data:image/png;base64,' in page and 'src="images/shot.png"' not in page
+    assert 'src="https://example.org/x.png"' in page            # only local files are inlined
+    nb.cells.append(nbformat.v4.new_markdown_cell("![gone](images/missing.png)"))
+    nbformat.write(nb, str(src / "01_pics.ipynb"))
+    with pytest.raises(docs.DocsError, match=r"01_pics\.ipynb: the image 'images/missing\.png' is not a file"):
+        docs.build(tmp_path / "site2", src=src, timeout=120, log=lambda *a: None)
+
+
 def test_prepare_directives():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("#| default_exp x"), nbformat.v4.new_code_cell("#| export\ndef f(): pass\ndef _g(): pass\nclass C: pass"),

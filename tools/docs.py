@@ -5,7 +5,7 @@ Each notebook is executed the way `nbdev_test` runs it (its own folder, nbs/, as
 rendered by nbconvert into one HTML page: `#| hide` cells dropped, directive lines stripped, and nbdev's `show_doc`
 (the API reference) after every cell that exports a public function or class. Every page shares a sidebar in notebook
 order (titles from each notebook's first heading); nbs/index.ipynb becomes index.html. The pages work offline: figures
-are embedded (base64 PNG/SVG), the CSS is inlined, and nbconvert's CDN scripts (require.js, MathJax, mermaid, the
+are embedded (base64 PNG/SVG), images that markdown links from nbs/ (the studio screenshots) are inlined as well, the CSS is inlined, and nbconvert's CDN scripts (require.js, MathJax, mermaid, the
 widget manager) are left out.
 
 A notebook that fails or runs out of time stops the build (exit status 1) with the notebook's name, the cell and the
@@ -200,8 +200,28 @@ def sidebar(pages, active: str) -> str:
             f'<ol>{"".join(items)}</ol></nav>')
 
 
-def render(nb, stem: str, pages) -> str:
-    "One page: the executed notebook through nbconvert's lab template without CDN scripts, with the sidebar."
+_IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml", ".webp": "image/webp"}
+
+def embed_images(body: str, base: Path, page: str = "") -> str:
+    """Images that markdown cells link by a relative path (`![..](images/x.png)`), inlined as data URIs so the page works
+    offline from any folder. A missing or non-image file stops the build: a broken picture in the docs is a bug."""
+    import base64
+    import urllib.parse
+    def inline(m):
+        src = html.unescape(m[2])
+        if re.match(r"^(data:|[a-z][a-z0-9+.-]*://|/|#)", src, re.I): return m[0]
+        f = (Path(base) / urllib.parse.unquote(src.split("#")[0].split("?")[0])).resolve()
+        mime = _MIME.get(f.suffix.lower())
+        if mime is None or not f.is_file():
+            raise DocsError(f"{page}: the image {src!r} {'is not a file' if mime else 'is not an image'} under {base}; "
+                            "fix the link in the notebook's markdown (paths are relative to nbs/)")
+        return f"{m[1]}data:{mime};base64,{base64.b64encode(f.read_bytes()).decode()}{m[3]}"
+    return _IMG_SRC.sub(inline, body)
+
+
+def render(nb, stem: str, pages, base: Path = NBS) -> str:
+    "One page: the executed notebook through nbconvert's lab template without CDN scripts, with the sidebar; local images inlined."
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     exp = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"docs_site.html.j2": TEMPLATE})], template_file="docs_site.html.j2",
@@ -210,6 +230,7 @@ def render(nb, stem: str, pages) -> str:
     body, _ = exp.from_notebook_node(nb, resources={"metadata": {"name": title}, "docs_sidebar": sidebar(pages, stem), "docs_css": CSS})
     known = {s for s, _ in pages}
     # links between notebooks go to their pages; README's links into _docs/ (the site's folder) stay inside the site
+    body = embed_images(body, base, f"{stem}.ipynb")
     body = re.sub(r'href="(?:\./)?([\w.-]+)\.ipynb(#[^"]*)?"', lambda m: f'href="{m[1]}.html{m[2] or ""}"' if m[1] in known else m[0], body)
     return re.sub(r'href="(?:\./)?_docs/', 'href="', body)
 
@@ -258,7 +279,7 @@ def build(out=ROOT / "_docs", only=None, timeout: float = 900, jobs: int = 1, sr
                     for f in futs: f.cancel()
                     raise DocsError(s)
                 nb = tidy(nbformat.reads(res, as_version=4))
-                (tmp / f"{p.stem}.html").write_text(render(nb, p.stem, pages), encoding="utf-8")
+                (tmp / f"{p.stem}.html").write_text(render(nb, p.stem, pages, p.parent), encoding="utf-8")
                 times[p.name] = round(s, 1)
                 log(f"  {p.name}: {s:.1f} s")
         if failed: raise DocsError(f"{len(failed)} notebook(s) failed:\n\n" + "\n\n".join(failed))
