@@ -58,7 +58,7 @@ def _hint(name: str, default):
     if default is None: return object
     return float if isinstance(default, float) else type(default)
 
-# %% ../nbs/42_report.ipynb #30de4287
+# %% ../nbs/42_report.ipynb #c0f7bc81
 @dataclass
 class ReportSpec:
     "A checked report run: the template, its parameters (papermill's input), the recipe and where each value came from."
@@ -113,7 +113,27 @@ def _check_target(params: dict, origins: dict) -> str | None:
                         task=params.get("task") or "auto")
     if info.task != "regression" and not params.get("drop_rare_classes"):   # class counts are a classification matter
         check_class_counts(target_labels(df[t], getattr(info, "label_map", None)).dropna(), t, params.get("min_class_count"), params.get("cv"))
+    _check_value_column(df, params, origins)
     return info.task
+
+def _check_value_column(df, params: dict, origins: dict) -> None:
+    """A `value_column` must read as numbers that are not negative, as `actions.check_value_column` asks in the kernel;
+    checked here with the schema's own column rule so a text column fails in a second, not after the models are fitted.
+    A role the user set for it (`roles: {col: numeric}`) is theirs to decide and is left to the kernel's check."""
+    import pandas as pd
+    from insight_nb.schema import infer_column
+    vc = params.get("value_column")
+    if vc is None or vc not in df.columns or vc in (params.get("roles") or {}): return
+    info = infer_column(df[vc], vc)
+    where = f"value_column {vc!r} ({origins.get('value_column')})"
+    if info.role not in ("numeric", "identifier"):   # an identifier-like number is left to the kernel, which says it was dropped
+        raise RecipeError(f"the value column {vc!r} is not a number: its values read as {info.role} ({info.reason}).", where=where,
+                          fix=f"name a numeric column (each case's value, e.g. MonthlyCharges), or leave value_column out; if its numbers are "
+                              f"written as text, clean them or set its role: -p 'roles={{{vc}: numeric}}'.")
+    v = pd.to_numeric(df[vc], errors="coerce")
+    if (v < 0).any():
+        raise RecipeError(f"the value column {vc!r} has {int((v < 0).sum()):,} negative value(s) (min {v.min():g}).", where=where,
+                          fix="a value at risk is 0 or more: name another column, or clip the values at 0 before the run.")
 
 def _check_previous(params: dict, origins: dict) -> None:
     "A `previous_run` given by the user must be the folder of an earlier report (one with reference.json)."
