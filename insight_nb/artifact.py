@@ -25,9 +25,10 @@ from .publish import (MARKER, check_early, check_out, check_out_file, path_insid
 
 # %% auto #0
 __all__ = ['FORMAT', 'WEIGHTS', 'PIPELINE', 'SKOPS', 'MODEL_DIR', 'HEAD', 'PCA_FILE', 'TRUSTED_TYPES', 'ENCODER_PACKAGE',
-           'MAX_UNSEEN_BOOL_SHARE', 'REASON_METHODS', 'CHUNK_ROWS', 'SCORE_THREADS', 'model_kind', 'save_model',
-           'model_dir', 'read_pipeline', 'load_model', 'encoder_record', 'typed_rows', 'predict_rows', 'linear_groups',
-           'contributions', 'reason_codes', 'rank_and_plan', 'score', 'iter_rows', 'write_csv_atomic', 'score_to_csv']
+           'TEXT_DIR', 'TEXT_SUFFIXES', 'MAX_UNSEEN_BOOL_SHARE', 'REASON_METHODS', 'CHUNK_ROWS', 'SCORE_THREADS',
+           'model_kind', 'save_model', 'model_dir', 'read_pipeline', 'load_model', 'encoder_record', 'typed_rows',
+           'predict_rows', 'linear_groups', 'contributions', 'reason_codes', 'rank_and_plan', 'score', 'iter_rows',
+           'write_csv_atomic', 'score_to_csv']
 
 # %% ../nbs/32_artifact.ipynb #2d9c7fd7
 FORMAT = "insight_nb.model/1"
@@ -50,7 +51,7 @@ def _jsonable(v):
     if isinstance(v, dict): return {str(k): _jsonable(x) for k, x in v.items()}
     return f"<{type(v).__name__}>"
 
-# %% ../nbs/32_artifact.ipynb #b286b1f8
+# %% ../nbs/32_artifact.ipynb #4c4fddb5
 def _python_fix(e: InsightError) -> InsightError:
     "The same error for a Python caller: `force=True` and `path` instead of the command line's `--force` and `--out`."
     py = lambda t: t.replace("--force", "force=True").replace("--out", "path") if t else t
@@ -59,31 +60,37 @@ def _python_fix(e: InsightError) -> InsightError:
 def model_kind(model) -> str:
     """How `model` is saved: 'torch_classifier' / 'torch_regressor' (insight_nb's torch tabular models: safetensors + JSON),
     'sklearn' (a scikit-learn pipeline of `insight_nb.estimators`: skops), 'text_embed' (`EmbeddingClassifier`: its head in
-    safetensors, its frozen encoder referenced by name and hash) or 'text_fusion' (`TextFusion`: the torch tabular model and the
-    PCA of each text column in safetensors, the encoder referenced). Anything else is refused with a clear error."""
+    safetensors, its frozen encoder referenced by name and hash), 'text_fusion' (`TextFusion`: the torch tabular model and the
+    PCA of each text column in safetensors, the encoder referenced) or 'text_finetune' (`TextFineTune`: the fine-tuned network's
+    folder, safetensors and tokenizer files). Anything else is refused with a clear error."""
     mod, name = type(model).__module__, type(model).__name__
     if mod == "insight_nb.models" and name in ("TorchTabularClassifier", "TorchTabularRegressor"):
         return "torch_classifier" if name == "TorchTabularClassifier" else "torch_regressor"
     if mod == "insight_nb.embeddings" and name == "EmbeddingClassifier": return "text_embed"
     if mod == "insight_nb.embeddings" and name == "TextFusion": return "text_fusion"
+    if mod == "insight_nb.text" and name == "TextFineTune": return "text_finetune"
+    if mod == "insight_nb.text" and name == "TextClassifier":
+        raise InsightError("a TextClassifier is fitted on a list of texts, not on a column of a table, so new rows could not be checked or scored with it.",
+                           where="save_model", fix="fit TextFineTune (the registry's text_finetune) on the table, or keep this model with TextClassifier.save(folder).")
     steps = getattr(model, "steps", None)
     if (mod.startswith("sklearn.") or name == "LogTargetPipeline") and isinstance(steps, list) and steps:
         if all(type(s).__module__.startswith("sklearn.") for _, s in steps): return "sklearn"
     raise InsightError(f"save_model saves insight_nb's torch tabular models and its scikit-learn pipelines; a {name} cannot be saved yet.",
                        where="save_model", fix="train one of sk_logreg, sk_hgb, sk_ridge, sk_tfidf_logreg, torch_mlp, torch_logreg, text_embed_logreg, "
-                                               "text_embed_mlp or text_fusion_mlp to save and "
+                                               "text_embed_mlp, text_fusion_mlp or text_finetune to save and "
                                                "score it, or keep scoring this model in your session.")
 
 def _is_fitted(model, kind: str) -> bool:
     if kind == "text_embed": return hasattr(model, "head_")
     if kind == "text_fusion": return hasattr(model, "estimator_")
+    if kind == "text_finetune": return hasattr(getattr(model, "classifier_", None), "model_")
     if kind != "sklearn": return hasattr(model, "module_")
     from sklearn.utils.validation import check_is_fitted
     try: check_is_fitted(model)
     except Exception: return False
     return True
 
-# %% ../nbs/32_artifact.ipynb #b11f60c5
+# %% ../nbs/32_artifact.ipynb #30979491
 def _baselines(X: pd.DataFrame, schema: Schema, columns) -> dict:
     """The reference value of each feature column that leave-one-feature-out reason codes put in its place: the median of a
     numeric, boolean or datetime column (ISO text for a date), the most frequent value of a categorical one, '' for text."""
@@ -106,12 +113,13 @@ def _feature_columns(model, kind: str) -> list:
     "The input columns the fitted model reads."
     if kind == "sklearn": return [str(c) for c in getattr(model, "feature_names_in_", [])]
     if kind == "text_embed": return list(model.columns_)
+    if kind == "text_finetune": return [str(model.column_)]
     if kind == "text_fusion": return [c["name"] for c in model.estimator_.features_.columns_ if c["name"] not in _emb_names(model)] + list(model.pcas_)
     return [c["name"] for c in model.features_.columns_]
 
 def _categories(model, kind: str, X: pd.DataFrame | None, schema: Schema, columns) -> dict:
     "The known values of each categorical feature column (to count, and map to `(rare)`, values never seen in training)."
-    if kind == "text_embed": return {}
+    if kind in ("text_embed", "text_finetune"): return {}
     if kind == "text_fusion": model = model.estimator_
     if kind != "sklearn": return {c["name"]: list(c["categories"]) for c in model.features_.columns_ if c["kind"] in ("onehot", "embed")}
     if X is None: return {}
@@ -154,7 +162,7 @@ def save_model(model, path, dataset=None, metrics: dict | None = None, force: bo
                 report=_jsonable(report or {}), metrics=_jsonable(metrics or {}), versions=package_versions(names=_VERSIONS))
     if hasattr(model, "classes_"):
         classes = [str(c) for c in model.classes_]
-        pc = getattr(getattr(model, "estimator_", model), "positive_class_", None) if kind not in ("sklearn", "text_embed") else \
+        pc = getattr(getattr(model, "estimator_", model), "positive_class_", None) if kind not in ("sklearn", "text_embed", "text_finetune") else \
              (getattr(dataset, "positive_class", None) or getattr(target, "positive_class", None))
         meta.update(classes=classes, positive_class=pc, label_map={str(i): c for i, c in enumerate(classes)})
     tmp = staging_dir(out)
@@ -163,6 +171,7 @@ def save_model(model, path, dataset=None, metrics: dict | None = None, force: bo
         if kind == "sklearn": _write_sklearn(model, tmp, meta)
         elif kind == "text_embed": _write_text_embed(model, tmp, meta)
         elif kind == "text_fusion": _write_text_fusion(model, tmp, meta)
+        elif kind == "text_finetune": _write_text_finetune(model, tmp, meta)
         else: _write_torch(model, tmp, meta)
         (tmp / PIPELINE).write_text(json.dumps(_jsonable(meta), indent=2, allow_nan=False), encoding="utf-8")
         for name, content in (files or {}).items(): _write_extra(tmp, name, content)
@@ -174,9 +183,9 @@ def save_model(model, path, dataset=None, metrics: dict | None = None, force: bo
 
 def _write_extra(tmp: Path, name: str, content) -> None:
     "One more file of the model folder: text as is, a dict as JSON; its name may not be one of the model's own files."
-    if name in (PIPELINE, WEIGHTS, SKOPS, HEAD, PCA_FILE, MARKER) or Path(name).name != name or name.startswith("."):
+    if name in (PIPELINE, WEIGHTS, SKOPS, HEAD, PCA_FILE, TEXT_DIR, MARKER) or Path(name).name != name or name.startswith("."):
         raise InsightError(f"{name!r} cannot be added to a model folder.", where="save_model(files=...)",
-                           fix=f"use a plain file name other than {PIPELINE}, {WEIGHTS}, {SKOPS}, {HEAD}, {PCA_FILE}.")
+                           fix=f"use a plain file name other than {PIPELINE}, {WEIGHTS}, {SKOPS}, {HEAD}, {PCA_FILE}, {TEXT_DIR}.")
     text = content if isinstance(content, str) else json.dumps(_jsonable(content), indent=2, allow_nan=False)
     (tmp / name).write_text(text, encoding="utf-8")
 
@@ -212,12 +221,13 @@ def _write_sklearn(model, tmp: Path, meta: dict) -> None:
                                log_target=getattr(model, "log_target_", None)),
                 model_file=dict(file=SKOPS, sha256=sha256_file(tmp / SKOPS)))
 
-# %% ../nbs/32_artifact.ipynb #b11e19db
+# %% ../nbs/32_artifact.ipynb #639801b2
 _REQUIRED = {"torch_classifier": ("estimator", "architecture", "weights", "schema", "features", "classes"),
              "torch_regressor": ("estimator", "architecture", "weights", "schema", "features", "target_transform"),
              "sklearn": ("estimator", "model_file", "schema", "columns"),
              "text_embed": ("estimator", "head", "encoder", "schema", "columns", "classes"),
-             "text_fusion": ("estimator", "architecture", "weights", "schema", "features", "classes", "pca", "encoder")}
+             "text_fusion": ("estimator", "architecture", "weights", "schema", "features", "classes", "pca", "encoder"),
+             "text_finetune": ("estimator", "text_model", "schema", "columns", "classes")}
 _SAVE_FIX = "pass the folder written by save_model (it holds pipeline.json, the model file and .insight-nb.json)"
 
 def _check_folder(d: Path) -> None:
@@ -256,7 +266,7 @@ def read_pipeline(path) -> dict:
     if kind not in _REQUIRED: raise InsightError(f"unknown model kind {kind!r}.", where=str(f), fix="load it with the insight_nb version that saved it, or save it again.")
     missing = [k for k in _REQUIRED[kind] if k not in meta]
     if missing: raise InsightError(f"{PIPELINE} lacks {missing}.", where=str(f), fix="save the model again.")
-    if kind in ("sklearn", "text_embed"): return meta
+    if kind in ("sklearn", "text_embed", "text_finetune"): return meta
     arch = meta["architecture"]
     if not isinstance(arch, dict) or arch.get("module") not in ("mlp", "logreg"):
         raise InsightError(f"unknown architecture {str(arch)[:100]}.", where=str(f), fix="save the model again.")
@@ -268,7 +278,7 @@ def read_pipeline(path) -> dict:
         raise InsightError(f"a regressor has one output; the architecture has {arch.get('n_classes')}.", where=str(f), fix="save the model again.")
     return meta
 
-# %% ../nbs/32_artifact.ipynb #23a5025b
+# %% ../nbs/32_artifact.ipynb #7bafcf39
 def _check_file(d: Path, entry: dict, default: str) -> Path:
     "The model file named in `pipeline.json` (inside `d`), checked against the sha256 written beside it."
     wf = d / str((entry or {}).get("file", default))
@@ -347,13 +357,15 @@ def _load_sklearn(d: Path, meta: dict):
 
 def load_model(path, device: str = "cpu"):
     """Rebuild a fitted model from a folder written by `save_model` (or a report folder: its `model/`): a torch tabular model
-    from JSON + safetensors, a scikit-learn pipeline from skops with its trusted-types check. Every file of the folder is
+    from JSON + safetensors, a scikit-learn pipeline from skops with its trusted-types check, a text model from safetensors (a
+    fine-tuned one from its folder, `TextClassifier.load`) with its tokenizer's JSON files. Every file of the folder is
     verified against its marker first; nothing is unpickled. The model's `pipeline_` is its `pipeline.json`."""
     d = model_dir(path)
     meta = read_pipeline(d)
     kind = meta["kind"]
     est = (_load_sklearn(d, meta) if kind == "sklearn" else _load_text_embed(d, meta, device) if kind == "text_embed"
-           else _load_text_fusion(d, meta, device) if kind == "text_fusion" else _load_torch(d, meta, device))
+           else _load_text_fusion(d, meta, device) if kind == "text_fusion" else _load_text_finetune(d, meta, device) if kind == "text_finetune"
+           else _load_torch(d, meta, device))
     est.pipeline_ = meta
     return est
 
@@ -519,6 +531,55 @@ def _load_text_fusion(d: Path, meta: dict, device: str):
     est.schema_ = Schema.from_dict(meta["schema"])
     return est
 
+# %% ../nbs/32_artifact.ipynb #77bee067
+TEXT_DIR = "text_model"   # a fine-tuned transformer's folder inside the model folder
+TEXT_SUFFIXES = (".json", ".txt", ".safetensors", ".model")   # its data files: configs and tokenizers, weights, sentencepiece
+
+def _text_files(folder: Path, where: str) -> dict:
+    "Relative name -> sha256 of each file of a fine-tuned model's folder; a file that is not plain data (pickle, code, a link) is refused."
+    out = {}
+    for f in sorted(Path(folder).rglob("*")):
+        if f.is_dir() and not f.is_symlink(): continue
+        rel = f.relative_to(folder).as_posix()
+        if f.is_symlink() or not f.is_file() or f.suffix.lower() not in TEXT_SUFFIXES:
+            raise InsightError(f"the fine-tuned model's folder holds {rel}, which is not one of its data files ({', '.join(TEXT_SUFFIXES)}); "
+                               "pickle weights and code are never loaded.", where=where, fix="save the model again with save_model (it writes safetensors only).")
+        out[rel] = sha256_file(f)
+    return out
+
+def _write_text_finetune(model, tmp: Path, meta: dict) -> None:
+    "A `TextFineTune`: `TextClassifier.save`'s folder as `text_model/`, each of its files with its sha256 in `meta`."
+    clf = model.classifier_
+    clf.save(tmp / TEXT_DIR)
+    files = _text_files(tmp / TEXT_DIR, "save_model")
+    params = {k: _jsonable(v) for k, v in model.get_params().items() if k not in ("device", "allow_download")}
+    meta.update(estimator=dict(cls="TextFineTune", params=params, text_column=str(model.column_)),
+                text_model=dict(folder=TEXT_DIR, files=files, max_length=int(clf.max_length_), pooling=clf.pooling_))
+    meta["classes"] = [str(c) for c in model.classes_]
+    meta["training"].update(history=getattr(clf, "history_", []), fit_seconds=getattr(clf, "fit_seconds_", None))
+
+def _load_text_finetune(d: Path, meta: dict, device: str):
+    "A `TextFineTune` from `text_model/`: its files checked against `pipeline.json`, then `TextClassifier.load` (safetensors, offline)."
+    from insight_nb.text import TextClassifier, TextFineTune
+    spec, folder = meta["text_model"], d / TEXT_DIR
+    if not isinstance(spec, dict) or spec.get("folder") != TEXT_DIR or not isinstance(spec.get("files"), dict):
+        raise InsightError(f"the text_model entry of {PIPELINE} is malformed.", where=str(d / PIPELINE), fix="save the model again.")
+    if not folder.is_dir(): raise InsightError(f"{TEXT_DIR}/ is missing.", where=str(d), fix="copy the whole model folder.")
+    found, listed = _text_files(folder, str(folder)), spec["files"]
+    odd = sorted(set(found) ^ set(listed))
+    if odd: raise InsightError(f"{TEXT_DIR}/ does not hold the files {PIPELINE} lists ({', '.join(odd[:5])}).", where=str(folder), fix="copy the whole model folder, or save the model again.")
+    bad = sorted(f for f in listed if found[f] != listed[f])
+    if bad: raise InsightError(f"{TEXT_DIR}/{bad[0]} does not match the sha256 in {PIPELINE}: the model file is corrupt or was replaced.",
+                               where=str(folder / bad[0]), fix="copy the folder again or save the model again.")
+    clf = TextClassifier.load(folder, device=device)
+    p = {k: v for k, v in (meta["estimator"].get("params") or {}).items() if k in TextFineTune().get_params()}
+    est = TextFineTune(**{**p, "device": device})
+    est.classifier_, est.column_, est.classes_ = clf, str(meta["estimator"].get("text_column")), list(clf.classes_)
+    if [str(c) for c in est.classes_] != list(meta["classes"]) or est.column_ not in meta["columns"]:
+        raise InsightError(f"the fine-tuned model's classes or text column do not match {PIPELINE}.", where=str(d), fix="save the model again.")
+    est.schema_, est.n_train_ = Schema.from_dict(meta["schema"]), (meta.get("training") or {}).get("n_train")
+    return est
+
 # %% ../nbs/32_artifact.ipynb #a323511a
 MAX_UNSEEN_BOOL_SHARE = 0.5   # more unrecognised tokens than this share of a boolean column's present values: refuse
 
@@ -575,12 +636,12 @@ def _check_booleans(raw: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, di
         out[name] = vals
     return out, counts
 
-# %% ../nbs/32_artifact.ipynb #f9ea635a
+# %% ../nbs/32_artifact.ipynb #31161591
 def _model_categories(model, meta: dict) -> tuple[dict, bool]:
     """The known values of each categorical column, and whether every unknown value is counted here (a scikit-learn pipeline;
     the torch feature step counts its own unknowns, so only the columns that can map to `(rare)` are looked at)."""
     if meta.get("kind") == "sklearn": return dict(meta.get("categories") or {}), True
-    if meta.get("kind") == "text_embed": return {}, False
+    if meta.get("kind") in ("text_embed", "text_finetune"): return {}, False
     if meta.get("kind") == "text_fusion": model = model.estimator_
     return {c["name"]: c["categories"] for c in model.features_.columns_ if c["kind"] in ("onehot", "embed") and RARE_LABEL in c["categories"]}, False
 
@@ -639,7 +700,7 @@ def predict_rows(model, X: pd.DataFrame) -> np.ndarray:
     if hasattr(model, "classes_") and hasattr(model, "predict_proba"): return np.asarray(model.predict_proba(X), dtype="float64")
     return np.asarray(model.predict(X), dtype="float64").ravel()
 
-# %% ../nbs/32_artifact.ipynb #3920eb85
+# %% ../nbs/32_artifact.ipynb #3166c992
 REASON_METHODS = {"exact": "exact: coefficient × standardised value (a one-hot column: the coefficient of the row's category), summed per original column, on the model's scale ({scale})",
                   "lofo": "leave-one-feature-out (interventional): {scale} minus {scale} with the column set to its training reference value (median, or most frequent category; an empty text for a text column)"}
 
@@ -681,7 +742,7 @@ def contributions(model, X: pd.DataFrame, out: np.ndarray | None = None) -> tupl
     method used ('exact' for a linear pipeline, 'lofo' otherwise; see `REASON_METHODS`). The score: the positive class of a
     binary classifier, the predicted class of a multiclass one, the prediction of a regressor. `out`: `predict_rows(model, X)` if known."""
     meta = model.pipeline_
-    cols = list(meta["columns"]) if meta.get("kind") in ("sklearn", "text_embed", "text_fusion") else [c["name"] for c in model.features_.columns_]
+    cols = list(meta["columns"]) if meta.get("kind") in ("sklearn", "text_embed", "text_fusion", "text_finetune") else [c["name"] for c in model.features_.columns_]
     out = predict_rows(model, X) if out is None else out
     classes = meta.get("classes")
     groups = linear_groups(model) if meta.get("kind") == "sklearn" else None

@@ -55,7 +55,7 @@ def register_model(name: str, factory: Callable, *, default: bool = True, kind: 
     MODELS[name] = ModelEntry(name, factory, default, kind, doc, source, tasks)
     return MODELS[name]
 
-# %% ../nbs/19_registry.ipynb #1cd2ccf3
+# %% ../nbs/19_registry.ipynb #41fa68aa
 def _sk(which: str):
     def factory(schema, seed):
         from insight_nb.estimators import sklearn_reference
@@ -96,6 +96,11 @@ def _fusion(model: str):
         return TextFusion(TorchTabularClassifier(model=model, seed=seed), seed=seed)
     return factory
 
+def _finetune(schema, seed):
+    _need_text(schema, "text_finetune")
+    from insight_nb.text import TextFineTune
+    return TextFineTune(seed=seed)
+
 register_model("sk_logreg", _sk("logreg"), doc="scikit-learn LogisticRegression on the reference preprocessing")
 register_model("sk_hgb", _sk("hgb"), doc="scikit-learn HistGradientBoostingClassifier (a regression target: HistGradientBoostingRegressor) on the reference preprocessing",
                tasks=TASKS)
@@ -106,6 +111,8 @@ register_model("sk_tfidf_logreg", _tfidf, default=False, kind="text", doc="TF-ID
 register_model("text_embed_logreg", _embed("logreg"), default=False, kind="text", doc="frozen sentence embeddings + logistic regression")
 register_model("text_embed_mlp", _embed("mlp"), default=False, kind="text", doc="frozen sentence embeddings + a small MLP")
 register_model("text_fusion_mlp", _fusion("mlp"), default=False, kind="text", doc="tabular MLP + PCA of the text embeddings")
+register_model("text_finetune", _finetune, default=False, kind="text",
+               doc="the bundled MiniLM fine-tuned on the one text column (TextFineTune: 64 tokens, 2 epochs; minutes on a CPU)")
 
 # %% ../nbs/19_registry.ipynb #8484c6e0
 def _entry_points() -> list:

@@ -350,3 +350,156 @@ def test_text_models_are_never_unpickled(text_saved, monkeypatch):
         return np_load(*a, **k)
     monkeypatch.setattr(np, "load", array_only)
     for kind, (_, d, ds, rows) in text_saved.items(): predict_rows(load_model(d), ds.X.iloc[rows[:5]])
+
+
+# ---------------------------------------------------------------- text models: the fine-tuned transformer
+
+FT_FRAME = """
+from insight_nb.embeddings import synthetic_text_frame
+df = synthetic_text_frame(60, seed=0)
+"""
+FT_PARAMS = dict(epochs=1, max_length=16, batch_size=16)
+
+
+def _ft_frame():
+    ns = {}
+    exec(FT_FRAME, ns)
+    return ns["df"]
+
+
+@pytest.fixture(scope="module")
+def finetune_saved(tmp_path_factory):
+    """`text_finetune` chosen by `compare` (2 CV folds and the refit: three tiny fine-tunes of the bundled MiniLM on 48 short
+    notes, 1 epoch, 16 tokens) and saved with a report's decisions; offline."""
+    import os
+    from insight_nb.compare import compare
+    from insight_nb.dataset import prepare
+    old = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = prepare(_ft_frame(), target="y", roles={"note": "text"})
+        board = compare(ds, [{"text_finetune": FT_PARAMS}], cv=2, test=0.2, n_boot=0)
+    assert board.results[0]["status"] == "ok", board.results[0]
+    est, ev = board.estimators[board.best]
+    d = save_model(est, tmp_path_factory.mktemp("finetune") / "model", dataset=ds, report=dict(model=board.best, threshold=0.5))
+    yield est, d, ds, board
+    if old is None: os.environ.pop("HF_HUB_OFFLINE", None)
+    else: os.environ["HF_HUB_OFFLINE"] = old
+
+
+FT_FRESH = FT_FRAME + """
+import sys, warnings
+import numpy as np
+warnings.simplefilter("ignore")
+from insight_nb.artifact import load_model, predict_rows
+from insight_nb.dataset import prepare
+ds = prepare(df, target="y", roles={"note": "text"})
+np.save(sys.argv[2], predict_rows(load_model(sys.argv[1]), ds.X))
+"""
+
+
+def test_finetune_round_trips_in_a_fresh_process(finetune_saved, tmp_path):
+    "The whole fine-tuned network is in the folder (safetensors and JSON only), and a fresh process gives exactly the same probabilities."
+    import os
+    from insight_nb.artifact import TEXT_DIR
+    est, d, ds, board = finetune_saved
+    meta = json.loads((d / PIPELINE).read_text())
+    assert meta["kind"] == "text_finetune" and meta["columns"] == ["note"] and meta["baselines"] == {"note": ""}
+    assert meta["estimator"]["params"]["epochs"] == 1 and meta["text_model"]["max_length"] == 16
+    files = sorted(p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file())
+    assert {f"{TEXT_DIR}/model.safetensors", f"{TEXT_DIR}/head.safetensors", f"{TEXT_DIR}/config.json", f"{TEXT_DIR}/insight_text.json"} <= set(files)
+    assert all(f.endswith((".json", ".safetensors", ".txt", ".md")) for f in files), files   # no pickle anywhere
+    assert sorted(json.loads((d / MARKER).read_text())["files"]) == [f for f in files if f != MARKER]   # the marker covers every file
+    assert sorted(meta["text_model"]["files"]) == sorted(f.split("/", 1)[1] for f in files if f.startswith(TEXT_DIR + "/"))
+    out = tmp_path / "p.npy"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    r = subprocess.run([sys.executable, "-c", FT_FRESH, str(d), str(out)], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    want = est.predict_proba(ds.X)
+    assert want.shape == (60, 2) and list(est.classes_) == ["complaint", "praise"]
+    np.testing.assert_array_equal(np.load(out), want)   # exact: the same float32 weights, the same batches
+    test_rows = board.test_rows
+    np.testing.assert_array_equal(predict_rows(load_model(d), ds.X.iloc[test_rows]), want[test_rows])
+
+
+def test_insight_nb_score_of_a_finetuned_model(finetune_saved, tmp_path):
+    "`insight-nb score` on a CSV: the probabilities of predict_proba, exactly; the reason codes say what they are."
+    from insight_nb.cli import main
+    est, d, ds, _ = finetune_saved
+    csv, out = tmp_path / "new.csv", tmp_path / "scores.csv"
+    _ft_frame().drop(columns=["y"]).to_csv(csv, index=False)
+    assert main(["score", str(d), str(csv), "--out", str(out)]) == 0
+    s = pd.read_csv(out)
+    assert len(s) == 60 and list(s.columns[:5]) == ["predicted", "p_complaint", "p_praise", "decision", "rank"]
+    np.testing.assert_array_equal(s[["p_complaint", "p_praise"]].to_numpy(), est.predict_proba(ds.X))
+    assert (s["reason_1"] == "note").all() and "reason_2" not in s   # one text column: one reason
+    res = score(d, _ft_frame().drop(columns=["y"]).iloc[:10])
+    assert res.attrs["reason_method"].startswith("leave-one-feature-out") and "empty text" in res.attrs["reason_method"]
+    pc = json.loads((d / PIPELINE).read_text())["positive_class"]
+    empty = load_model(d).predict_proba(pd.DataFrame({"note": [""] * 10}))[:, list(est.classes_).index(pc)]
+    np.testing.assert_allclose(res["reason_1_effect"], res[f"p_{pc}"] - empty, atol=1e-6)   # P(text) - P(empty text)
+
+
+def _ft_rewrite(d, rel: str, data: bytes):
+    "Replace a file of text_model/ and make pipeline.json and the marker agree with it (what a careful attacker would do)."
+    from insight_nb.artifact import TEXT_DIR
+    (d / TEXT_DIR / rel).write_bytes(data)
+    meta = json.loads((d / PIPELINE).read_text())
+    meta["text_model"]["files"][rel] = sha256_file(d / TEXT_DIR / rel)
+    (d / PIPELINE).write_text(json.dumps(meta))
+    record_files(d, [f"{TEXT_DIR}/{rel}", PIPELINE])
+
+
+def test_a_tampered_finetuned_model_is_refused(finetune_saved, tmp_path):
+    import shutil
+    import torch
+    from safetensors.torch import load_file, save as st_save
+    from insight_nb.artifact import TEXT_DIR
+    src = finetune_saved[1]
+    d = tmp_path / "m"
+    shutil.copytree(src, d)
+    w = d / TEXT_DIR / "model.safetensors"
+    blob = w.read_bytes()
+    w.write_bytes(blob[:-10] + b"0123456789")                                # a changed byte: the integrity record says so
+    with pytest.raises(InsightError, match=f"{TEXT_DIR}/model.safetensors changed since the model folder was written"): load_model(d)
+    _ft_rewrite(d, "model.safetensors", st_save({"w": torch.zeros(3)}))    # consistent hashes around another model's weights
+    with pytest.raises(InsightError, match="do not hold exactly the network's tensors"): load_model(d)
+    state = load_file(str(src / TEXT_DIR / "model.safetensors"))
+    k = next(k for k in state if k.endswith("query.weight"))
+    _ft_rewrite(d, "model.safetensors", st_save({**state, k: torch.zeros(3, 3)}))   # one tensor of another shape
+    with pytest.raises(InsightError, match="do not fit the model that config.json describes"): load_model(d)
+    _ft_rewrite(d, "head.safetensors", st_save({"weight": torch.zeros(5, 384), "bias": torch.zeros(5)}))   # a head of 5 classes
+    _ft_rewrite(d, "model.safetensors", (src / TEXT_DIR / "model.safetensors").read_bytes())
+    with pytest.raises(InsightError, match="5 outputs but insight_text.json lists 2 classes"): load_model(d)
+    shutil.rmtree(d)
+    shutil.copytree(src, d)
+    _ft_rewrite(d, "pytorch_model.bin", pickle.dumps({"w": 1}))            # a pickle file, recorded everywhere: still refused
+    with pytest.raises(InsightError, match="holds pytorch_model.bin, which is not one of its data files"): load_model(d)
+    shutil.rmtree(d)
+    shutil.copytree(src, d)
+    meta = json.loads((d / PIPELINE).read_text())                          # pipeline.json disagrees with the file
+    meta["text_model"]["files"]["config.json"] = "0" * 64
+    (d / PIPELINE).write_text(json.dumps(meta))
+    record_files(d, [PIPELINE])
+    with pytest.raises(InsightError, match="config.json does not match the sha256 in pipeline.json"): load_model(d)
+
+
+def test_a_finetuned_model_is_never_unpickled(finetune_saved, monkeypatch):
+    import torch
+    est, d, ds, _ = finetune_saved
+    def forbidden(*a, **k): raise AssertionError("load_model must not unpickle")
+    for mod, name in ((pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")):
+        monkeypatch.setattr(mod, name, forbidden)
+    np_load = np.load
+    def array_only(*a, **k):
+        assert not k.get("allow_pickle"), "np.load with allow_pickle"
+        return np_load(*a, **k)
+    monkeypatch.setattr(np, "load", array_only)
+    np.testing.assert_array_equal(predict_rows(load_model(d), ds.X.iloc[:5]), est.predict_proba(ds.X.iloc[:5]))
+
+
+def test_a_bare_text_classifier_is_refused_with_the_fix():
+    from insight_nb.text import TextClassifier
+    with pytest.raises(InsightError, match="fitted on a list of texts") as e: save_model(TextClassifier(), "unused")
+    assert "TextFineTune" in e.value.fix
