@@ -131,7 +131,7 @@ def column_drift(ref: dict, s: pd.Series) -> dict:
     out["flagged"], out["reason"] = bool(reasons), "; ".join(reasons)
     return out
 
-# %% ../nbs/30_history.ipynb #f0c7f3b2
+# %% ../nbs/30_history.ipynb #3826f78d
 USABLE_STATUS = ("ok", "partial")   # a partial run's reference and metrics are complete: only optional sections failed
 
 def read_previous(folder) -> dict | None:
@@ -214,12 +214,12 @@ class RunHistory:
         if not self.metrics.empty:
             rows = [[show(r.metric), fmt_num(r.previous), fmt_num(r.current), "—" if r.delta is None or r.delta != r.delta else f"{r.delta:+.3f}"]
                     for r in self.metrics.itertuples()]
-            out += html_table(rows, ["metric", "previous", "current", "change"], caption="metrics of the best model (held-out test split)")
+            out += html_table(rows, ["metric", "previous", "current", "change"], raw_columns=[0], caption="metrics of the best model (held-out test split)")
         if not self.drift.empty:
             d = self.drift.sort_values(["flagged", "psi"], ascending=False)
             rows = [[("⚠ " if r.flagged else "") + show(r.column), r.kind, fmt_num(r.psi), show(getattr(r, "test", "")),
                      fmt_num(getattr(r, "p_value", None)), fmt_num(getattr(r, "effect", None)), show(r.reason)] for r in d.head(25).itertuples()]
-            out += html_table(rows, ["column", "kind", "PSI", "test", "p-value", "effect", "flagged because"], raw_columns=[0],
+            out += html_table(rows, ["column", "kind", "PSI", "test", "p-value", "effect", "flagged because"], raw_columns=[0, 3, 6],
                               caption=f"data drift per column ({len(d)} columns; PSI > {PSI_FLAG:g}, or p < {P_FLAG:g} with effect ≥ {EFFECT_FLAG:g})")
             out += f'<img src="data:image/png;base64,{fig_to_png(self.figure())}" alt="drift since the previous run"/>'
         return f'<div class="insight-history">{out}</div>'

@@ -316,7 +316,7 @@ def _realised(meta: dict, ref: dict, j: pd.DataFrame, s, out: np.ndarray, n_boot
         promised["cost_per_case"] = prom.get("cost_per_case")
     return d | dict(metrics=m, ci=ci)
 
-# %% ../nbs/39_monitor.ipynb #6b51b8fc
+# %% ../nbs/39_monitor.ipynb #db70ffed
 @dataclass
 class Monitoring:
     "One monitoring run: a new batch against the model's reference, realised outcomes when given, alerts and findings."
@@ -407,7 +407,7 @@ class Monitoring:
             d = self.drift.sort_values(["alert", "flagged", "psi"], ascending=False)
             rows = [[("⚠ " if r.alert else "") + show(r.column), r.kind, fmt_num(r.psi), show(getattr(r, "test", "")), fmt_num(getattr(r, "p_value", None)),
                      fmt_num(getattr(r, "effect", None)), fmt_num(self.unseen.get(r.column, {}).get("share", 0.0)), show(r.reason)] for r in d.head(25).itertuples()]
-            out += html_table(rows, ["column", "kind", "PSI", "test", "p-value", "effect", "unseen share", "flagged because"], raw_columns=[0],
+            out += html_table(rows, ["column", "kind", "PSI", "test", "p-value", "effect", "unseen share", "flagged because"], raw_columns=[0, 3, 7],   # 3 and 7 went through show()
                               caption=f"drift per column against the training reference ({len(d)} columns; alert when PSI > {fmt_num(self.settings['alert_psi'])})")
             out += f'<img src="data:image/png;base64,{fig_to_png(self.figure())}" alt="drift of this batch"/>'
         return f'<div class="insight-monitor">{out}</div>'
