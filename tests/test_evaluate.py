@@ -340,11 +340,10 @@ def test_bad_input_errors(call, match):
     assert isinstance(e.value, InsightError) and e.value.where
 
 
-@pytest.mark.skipif(not Path("/work/shared/data/german_credit/german_credit.csv").exists(), reason="no shared data")
-def test_german_credit_cost_threshold_generalises():
+def test_german_credit_cost_threshold_generalises(shared_data):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
-    df = pd.read_csv("/work/shared/data/german_credit/german_credit.csv")
+    df = pd.read_csv(shared_data / "german_credit" / "german_credit.csv")
     X = pd.get_dummies(df.drop(columns="class"), dtype=float); y = (df["class"] == "bad").astype(int).to_numpy()
     X = (X - X.mean()) / X.std().replace(0, 1)
     Xa, Xb, ya, yb = train_test_split(X, y, test_size=0.5, stratify=y, random_state=1)

@@ -13,7 +13,9 @@ from PIL import Image
 from _browser import CHROMIUM_ARGS, chromium_path, require_browser
 from insight_nb.report import resolve_report, run_report
 
-CATS_DOGS = Path("/work/shared/data/cats_dogs")
+from conftest import shared_data_dir
+
+CATS_DOGS = (shared_data_dir() or Path("no-shared-data")) / "cats_dogs"   # beside the checkout, when it is there
 
 
 def _folder(root: Path, n: int = 16) -> Path:

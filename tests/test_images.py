@@ -15,7 +15,9 @@ from PIL import Image
 from insight_nb.core import DataError, InsightError
 from insight_nb.images import prepare_images, split_images, ImageProfile
 
-CATS_DOGS = Path("/work/shared/data/cats_dogs")
+from conftest import shared_data_dir
+
+CATS_DOGS = (shared_data_dir() or Path("no-shared-data")) / "cats_dogs"   # beside the checkout, when it is there
 
 
 def _subset(tmp: Path, n: int = 12, split: bool = False) -> Path:

@@ -11,7 +11,6 @@ from insight_nb.core import TargetError
 from insight_nb.dataset import prepare
 from insight_nb.schema import infer_target
 
-GAUNTLET = Path("/work/shared/data/gauntlet")
 
 
 def quiet(f, *a, **kw):
@@ -85,9 +84,8 @@ def test_regression_has_no_class_checks():
 
 
 @pytest.mark.parametrize("name, target, n_rows", [("ames.csv", "Sale_Price", 2930), ("credit_balance.csv", "Balance", 400)])
-def test_shared_regression_data(name, target, n_rows):
-    path = GAUNTLET / name
-    if not path.exists(): pytest.skip(f"{path} is not on this machine")
+def test_shared_regression_data(name, target, n_rows, shared_data):
+    path = shared_data / "gauntlet" / name
     ds = quiet(prepare, path, target)
     assert (ds.task, ds.classes, ds.positive_class, ds.y.dtype) == ("regression", [], None, np.float64)
     assert len(ds) == n_rows and target not in ds.features
