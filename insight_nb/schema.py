@@ -79,7 +79,7 @@ def _numeric_info(name, s: pd.Series) -> ColumnInfo:
     if x.dtype.kind == "f" and np.isinf(x).any(): info.warnings.append(f"{int(np.isinf(x).sum())} infinite values read as missing")
     return info
 
-# %% ../nbs/02_schema.ipynb #a884bee1
+# %% ../nbs/02_schema.ipynb #5cc778bf
 def _bool_pair(values: set) -> tuple[str, str] | None:
     "The (true, false) tokens if `values` (lower-case) form a known boolean pair."
     for t, f in BOOL_PAIRS:
@@ -90,6 +90,9 @@ def _string_info(name, s: pd.Series, text_min_words: float) -> ColumnInfo:
     "Role of a text-typed column: numbers-as-text, booleans, dates, identifiers, free text or categories."
     raw = s.dropna()
     txt = raw.astype(str).str.strip()
+    num = pd.to_numeric(txt, errors="coerce")
+    if len(num) and num.notna().all():   # every cell a number (no missing token parses as one): decided in one pass, as below would
+        return _numeric_info(name, num.reindex(s.index))
     low = txt.str.lower()
     strict = low.isin(STRICT_MISSING)
     soft = low.isin(SOFT_MISSING) & ~strict

@@ -17,8 +17,8 @@ from .drivers import class_of_interest, value_format
 from .schema import value_words
 
 # %% auto #0
-__all__ = ['SEGMENT_COLUMNS', 'Condition', 'conditions', 'wilson', 'segment_table', 'Segments', 'segment_findings',
-           'find_segments', 'honest_proba', 'segments']
+__all__ = ['SEGMENT_COLUMNS', 'MAX_PAIR_COLUMNS', 'Condition', 'conditions', 'wilson', 'segment_table', 'Segments',
+           'segment_findings', 'find_segments', 'honest_proba', 'segments']
 
 # %% ../nbs/27_segments.ipynb #cfc19010
 @dataclass
@@ -82,7 +82,7 @@ def wilson(k, n, z: float = 1.96):
         h = z * np.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2)) / den
     return mid - h, mid + h
 
-# %% ../nbs/27_segments.ipynb #4a15d066
+# %% ../nbs/27_segments.ipynb #28f62ba8
 def _mean_ci(s, s2, n, z: float = 1.96, t: bool = False):
     "Interval of a mean from its sum `s`, sum of squares `s2` and count `n`: normal (`z`), or Student t (`t`, 95%)."
     from scipy import stats
@@ -190,6 +190,9 @@ class Segments:
                     f"and its lift is at least {fmt_num(m.get('min_lift'))}."
                     + (f" The outcome is {show(m.get('label'))}: {show(m.get('class_why'))}." if m.get("class_why") not in (None, "the positive class") else "")
                     + "</p>")
+        if m.get("pair_columns") is not None and m["pair_columns"] < m.get("n_columns", 0):
+            head += (f"<p>Single conditions searched on all {fmt_num(m['n_columns'])} columns; pairs among the "
+                     f"{fmt_num(m['pair_columns'])} columns with the strongest single conditions.</p>")
         def rows(t): return [[r.kind, show(r.segment), fmt_num(r.holdout_n), f(r.holdout_value), f"[{f(r.holdout_lo)}, {f(r.holdout_hi)}]",
                               fmt_num(r.holdout_lift), f(r.value), show(r.reason)] for r in t.itertuples()]
         v = mask_text(w["value"])   # html_table escapes headers
@@ -199,7 +202,7 @@ class Segments:
         if len(self.kept): out += f'<img src="data:image/png;base64,{fig_to_png(self.figure())}" alt="segments figure"/>'
         return f'<div class="insight-segments">{out}</div>'
 
-# %% ../nbs/27_segments.ipynb #73bef2ca
+# %% ../nbs/27_segments.ipynb #da5c6af7
 @finding_generator(Segments)
 def segment_findings(s, k: int = 2) -> list:
     "The riskiest and safest confirmed segments, and where the model errs most (a numeric target: highest and lowest mean)."
@@ -225,6 +228,20 @@ def segment_findings(s, k: int = 2) -> list:
                            "segment", "info", 0, evidence("segments dropped", n_drop, n=m.get("n_holdout"))))
     return out
 
+MAX_PAIR_COLUMNS = 40   # pairs of conditions grow as (4 x columns)²: 2,000 columns made 32M pairs and 9 GB of matrices
+
+def _pair_pool(cols: np.ndarray, single_scores: dict, max_columns: int | None) -> np.ndarray:
+    """Indices of the conditions whose pairs are searched: all of them with at most `max_columns` columns, else those of the
+    columns whose best single condition ranks in the top `max_columns` for some kind (high, low, error), a share each.
+    A pair must beat both its single conditions anyway, so a column with no strong single condition rarely matters."""
+    uniq = list(dict.fromkeys(cols.tolist()))
+    if max_columns is None or len(uniq) <= max_columns: return np.arange(len(cols))
+    per_kind, keep = max(1, max_columns // max(len(single_scores), 1)), set()
+    for s in single_scores.values():
+        best = pd.Series(np.where(np.isfinite(s), s, -np.inf)).groupby(cols).max()
+        keep |= set(best.sort_values(ascending=False, kind="mergesort").index[:per_kind])
+    return np.flatnonzero(np.isin(cols, list(keep)))
+
 def _select(cands, score, M_of, max_overlap: float, top: int) -> list:
     "Greedy: best `score` first, skipping candidates overlapping a chosen one by more than `max_overlap` (Jaccard)."
     chosen, masks = [], []
@@ -239,14 +256,15 @@ def _select(cands, score, M_of, max_overlap: float, top: int) -> list:
 def find_segments(X: pd.DataFrame, y01, proba=None, discovery=None, holdout=None, *, n_bins: int = 4, min_support: float = 0.05,
                   max_conditions: int = 2, top: int = 5, min_lift: float = 1.2, max_overlap: float = 0.7,
                   holdout_share: float = 0.5, seed: int = 0, schema=None, label: str = "the outcome", outcome: str | None = None,
-                  min_effect: float = 0.2) -> Segments:
+                  min_effect: float = 0.2, max_pair_columns: int | None = MAX_PAIR_COLUMNS) -> Segments:
     """Segments of one or two conditions with the highest and lowest rate of `y01` (and largest error `|y - proba|`),
     found on the `discovery` rows and checked on the `holdout` rows (default: a seeded, stratified split of all rows).
 
     `outcome`: `"rate"` (a 0/1 `y01`, Wilson intervals) or `"mean"` (a numeric target: highest and lowest mean, t-intervals,
     and with predictions in `proba` the largest mean `|residual|`); by default `"rate"` when `y01` holds only 0 and 1.
     `min_effect`: for a mean, the smallest held-out gap to the overall mean, in standard deviations of the target.
-    A segment is confirmed only on at least max(5, ⌈min_support · n_holdout / 2⌉) held-out rows."""
+    A segment is confirmed only on at least max(5, ⌈min_support · n_holdout / 2⌉) held-out rows.
+    Pairs are searched among the conditions of at most `max_pair_columns` columns (see `_pair_pool`; None: all)."""
     y = np.asarray(y01, dtype=float)
     if len(y) != len(X): raise InsightError(f"y has {len(y)} rows but X has {len(X)}.", where="find_segments(y01=...)")
     if outcome is None: outcome = "rate" if np.isin(y, (0, 1)).all() else "mean"
@@ -277,19 +295,23 @@ def find_segments(X: pd.DataFrame, y01, proba=None, discovery=None, holdout=None
     # a confirmation needs held-out rows: half the discovery support, and at least 5 (two rows with the same value have a zero-width interval)
     min_holdout = max(5, int(np.ceil(0.5 * min_support * len(holdout))))
     Mf = Md.astype(float)
-    N2 = Mf.T @ Mf
-    ii, jj = np.triu_indices(m, 1)
-    pair_ok = (cols[ii] != cols[jj]) & (N2[ii, jj] >= min_support * nd) & (max_conditions >= 2)
-    ii, jj = ii[pair_ok], jj[pair_ok]
+    single = {kind: _stats(Mf, vd, method[kind]) for kind, (vd, vh) in outcomes.items()}
+    pool = _pair_pool(cols, {k: (-hi if k == "low" else lo) for k, (n, v, lo, hi) in single.items()}, max_pair_columns)
+    Mp = Mf[:, pool]
+    N2 = Mp.T @ Mp                                           # pairs only among the screened conditions: m² grows with the columns
+    pa, pb = np.triu_indices(len(pool), 1)
+    pair_ok = (cols[pool][pa] != cols[pool][pb]) & (N2[pa, pb] >= min_support * nd) & (max_conditions >= 2)
+    pa, pb = pa[pair_ok], pb[pair_ok]
+    ii, jj = pool[pa], pool[pb]                               # the pairs as indices into `conds`
     rows = []
     for kind, (vd, vh) in outcomes.items():
         base_d, base_h = vd.mean(), vh.mean()
-        n1, val1, lo1, hi1 = _stats(Mf, vd, method[kind])
-        S2 = Mf.T @ (Mf * vd[:, None])
+        n1, val1, lo1, hi1 = single[kind]
+        S2 = Mp.T @ (Mp * vd[:, None])
         with np.errstate(invalid="ignore", divide="ignore"):
-            n2, val2 = N2[ii, jj], S2[ii, jj] / N2[ii, jj]
-        Q2 = None if method[kind] == "wilson" else Mf.T @ (Mf * (vd ** 2)[:, None])
-        lo2, hi2 = _interval(S2[ii, jj], None if Q2 is None else Q2[ii, jj], n2, method[kind])
+            n2, val2 = N2[pa, pb], S2[pa, pb] / N2[pa, pb]
+        Q2 = None if method[kind] == "wilson" else Mp.T @ (Mp * (vd ** 2)[:, None])
+        lo2, hi2 = _interval(S2[pa, pb], None if Q2 is None else Q2[pa, pb], n2, method[kind])
         if kind == "low": s1, s2 = -hi1, -hi2
         else: s1, s2 = lo1, lo2
         ok1 = (hi1 < base_d) if kind == "low" else (lo1 > base_d)
@@ -321,7 +343,9 @@ def find_segments(X: pd.DataFrame, y01, proba=None, discovery=None, holdout=None
                              holdout_n=kh, holdout_value=float(vh_), holdout_lo=float(lo_h), holdout_hi=float(hi_h),
                              holdout_lift=float(lift_h), kept=kept, reason=reason))
     table = segment_table(rows)
-    meta = dict(label=label, n_discovery=len(discovery), n_holdout=len(holdout), base_rate=float(yd.mean()),
+    n_cols = len(set(cols.tolist()))
+    meta = dict(label=label, n_discovery=len(discovery), n_holdout=len(holdout), base_rate=float(yd.mean()), n_columns=n_cols,
+                pair_columns=len(set(cols[pool].tolist())),
                 holdout_base_rate=float(yh.mean()), n_conditions=m, min_support=min_support, min_lift=min_lift, seed=seed, min_holdout=min_holdout,
                 base_error=float(outcomes["error"][1].mean()) if "error" in outcomes else None)
     if mean:
