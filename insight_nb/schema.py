@@ -18,7 +18,7 @@ from .core import SchemaError, TargetError, did_you_mean, esc, fmt_num, html_tab
 __all__ = ['ROLES', 'FEATURE_ROLES', 'STRICT_MISSING', 'SOFT_MISSING', 'BOOL_PAIRS', 'POSITIVE_TOKENS', 'TASK_CHOICES',
            'looks_like_id_name', 'ColumnInfo', 'infer_column', 'value_words', 'TargetInfo', 'target_labels',
            'target_values', 'label_variants', 'match_class', 'looks_like_regression', 'infer_target',
-           'check_class_counts', 'Schema', 'infer_schema', 'coerce', 'check_frame']
+           'check_class_counts', 'Schema', 'infer_schema', 'map_values', 'coerce', 'check_frame']
 
 # %% ../nbs/02_schema.ipynb #91dd5877
 ROLES = ("target", "numeric", "categorical", "boolean", "datetime", "text", "identifier", "ignored")
@@ -79,7 +79,7 @@ def _numeric_info(name, s: pd.Series) -> ColumnInfo:
     if x.dtype.kind == "f" and np.isinf(x).any(): info.warnings.append(f"{int(np.isinf(x).sum())} infinite values read as missing")
     return info
 
-# %% ../nbs/02_schema.ipynb #5cc778bf
+# %% ../nbs/02_schema.ipynb #506a75e9
 def _bool_pair(values: set) -> tuple[str, str] | None:
     "The (true, false) tokens if `values` (lower-case) form a known boolean pair."
     for t, f in BOOL_PAIRS:
@@ -90,7 +90,10 @@ def _string_info(name, s: pd.Series, text_min_words: float) -> ColumnInfo:
     "Role of a text-typed column: numbers-as-text, booleans, dates, identifiers, free text or categories."
     raw = s.dropna()
     txt = raw.astype(str).str.strip()
-    num = pd.to_numeric(txt, errors="coerce")
+    probe = txt.iloc[:: max(1, len(txt) // 2000)]   # about 2,000 evenly spaced values: words are not parsed a million times
+    probe = probe[~probe.str.lower().isin(STRICT_MISSING | SOFT_MISSING)]
+    words = len(probe) and pd.to_numeric(probe, errors="coerce").notna().mean() < 0.5   # the rule below needs 95% numbers
+    num = pd.to_numeric(txt.iloc[:0] if words else txt, errors="coerce").reindex(txt.index)
     if len(num) and num.notna().all():   # every cell a number (no missing token parses as one): decided in one pass, as below would
         return _numeric_info(name, num.reindex(s.index))
     low = txt.str.lower()
@@ -99,9 +102,10 @@ def _string_info(name, s: pd.Series, text_min_words: float) -> ColumnInfo:
     rest, n = txt[~strict], len(s)
     if rest.empty: return ColumnInfo(name, "ignored", "all values missing", n_missing=n, missing_tokens=_token_counts(raw, strict))
     # numbers stored as text (Telco TotalCharges has " " in 11 rows)
-    num = pd.to_numeric(rest[~soft[~strict]], errors="coerce")
-    if num.notna().mean() >= 0.95 and num.notna().sum() > 0:
-        bad = ~pd.to_numeric(txt, errors="coerce").notna() | strict
+    parsed = num.notna()
+    ok = parsed[~strict & ~soft]
+    if ok.mean() >= 0.95 and ok.sum() > 0:
+        bad = ~parsed | strict
         info = _numeric_info(name, pd.to_numeric(txt.where(~bad), errors="coerce").reindex(s.index))
         info.n_coerced, info.missing_tokens = int(bad.sum()), _token_counts(raw, bad)
         if info.role == "numeric" and info.n_coerced: info.reason = f"numeric; {info.n_coerced} non-numeric cells read as missing"
@@ -415,7 +419,7 @@ def infer_schema(df: pd.DataFrame, target: str | None = None, positive_class=Non
         for w in c.warnings: warn(f"{n}: {w}")
     return Schema(cols, tinfo, len(df))
 
-# %% ../nbs/02_schema.ipynb #618369f8
+# %% ../nbs/02_schema.ipynb #7654f22d
 def _bool_tokens(c: ColumnInfo, seen: set) -> tuple[set, set | None]:
     "The lower-case tokens read as 1 and as 0 for the boolean column `c` (0: None when no known pair applies: all but the true token)."
     t = (c.true_token or "").strip().lower() or None
@@ -424,26 +428,32 @@ def _bool_tokens(c: ColumnInfo, seen: set) -> tuple[set, set | None]:
     true = {pair[0]} | ({"1", "1.0"} if numeric else set())
     return true, (None if pair[1] is None else {pair[1]} | ({"0", "0.0"} if numeric else set()))
 
+def map_values(s: pd.Series, f) -> pd.Series:
+    """`f` applied to every non-missing value of `s` (an object Series, missing values kept). Strings are mapped once per
+    distinct value (a million-row column of a few categories costs a few calls, not a million)."""
+    x = s.astype(object).where(s.notna())
+    if pd.api.types.infer_dtype(x, skipna=True) not in ("string", "empty"): return x.map(f, na_action="ignore")   # 1 and True hash alike
+    codes, uniq = pd.factorize(x)   # missing: -1, the last slot below
+    return pd.Series(np.array([f(u) for u in uniq] + [np.nan], dtype=object)[codes], index=s.index, dtype=object)
+
 def _coerce_column(s: pd.Series, c: ColumnInfo) -> pd.Series:
     "One column converted to the dtype its role implies."
     if c.role == "numeric":
         if pd.api.types.is_numeric_dtype(s): x = s.astype("float64")
-        else: x = pd.to_numeric(s.astype(object).where(s.notna()).map(lambda v: str(v).strip(), na_action="ignore"), errors="coerce").astype("float64")
+        else: x = pd.to_numeric(map_values(s, lambda v: str(v).strip()), errors="coerce").astype("float64")
         return x.where(np.isfinite(x))
     if c.role == "boolean":
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s): return pd.to_numeric(s, errors="coerce").astype("float64")
-        low = s.astype(object).where(s.notna()).map(lambda v: str(v).strip().lower(), na_action="ignore")
+        low = map_values(s, lambda v: str(v).strip().lower())
         true, false = _bool_tokens(c, set(low.dropna()) - STRICT_MISSING)
         # a token outside the column's pair (`Y` for a Yes/No column, `maybe`) is unknown, not false
-        return low.map(lambda v: np.nan if v in STRICT_MISSING else 1.0 if v in true else 0.0 if false is None or v in false else np.nan,
-                       na_action="ignore").astype("float64")
+        return map_values(low, lambda v: np.nan if v in STRICT_MISSING else 1.0 if v in true else 0.0 if false is None or v in false else np.nan).astype("float64")
     if c.role == "datetime":
         if pd.api.types.is_datetime64_any_dtype(s): return s
         x = pd.to_datetime(s.astype(object).where(s.notna()), errors="coerce", utc=True, format="mixed")
         return x.dt.tz_localize(None)
     if c.role in ("categorical", "text", "identifier"):
-        out = s.astype(object).where(s.notna())
-        out = out.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v), na_action="ignore")
+        out = map_values(s, lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
         return out.where(~out.str.strip().str.lower().isin(STRICT_MISSING)).astype(object) if out.notna().any() else out.astype(object)
     return s
 
@@ -457,6 +467,8 @@ def coerce(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         elif c.role == "target": out[name] = target_labels(df[name], schema.target.label_map if schema.target else None).astype(object)
         else: out[name] = _coerce_column(df[name], c)
     return pd.DataFrame(out, index=df.index)
+
+
 
 # %% ../nbs/02_schema.ipynb #eb5bff37
 def check_frame(df: pd.DataFrame, schema: Schema, max_bad_share: float = 0.05) -> list:
