@@ -124,7 +124,8 @@ def test_a_tampered_model_file_is_refused(saved, kind, tmp_path):
     with pytest.raises(InsightError, match="holds files it was not written with: extra.pkl"): load_model(d)
 
 
-def test_nothing_is_unpickled(saved, monkeypatch):
+def _forbid_unpickling(monkeypatch) -> list:
+    "pickle, torch.load and np.load(allow_pickle=True) raise for the rest of the test; returns a list that grows with each np.load."
     import torch
     def forbidden(*a, **k): raise AssertionError("load_model must not unpickle")
     for mod, name in ((pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")):
@@ -135,6 +136,11 @@ def test_nothing_is_unpickled(saved, monkeypatch):
         seen.append(1)
         return np_load(*a, **k)
     monkeypatch.setattr(np, "load", array_only)
+    return seen
+
+
+def test_nothing_is_unpickled(saved, monkeypatch):
+    seen = _forbid_unpickling(monkeypatch)
     for kind, (_, d, _) in saved.items(): load_model(d)
     assert seen   # the check above did look at skops' array reads
 
@@ -226,10 +232,14 @@ df["channel"], df["tenure"] = rng.choice(["app", "web", "phone"], len(df)), rng.
 """
 
 
-def _text_frame():
+def _frame(code: str):
+    "The frame `df` that a snippet (also run in a fresh process by the round-trip tests) builds."
     ns = {}
-    exec(TEXT_FRAME, ns)
+    exec(code, ns)
     return ns["df"]
+
+
+def _text_frame(): return _frame(TEXT_FRAME)
 
 
 @pytest.fixture(scope="module")
@@ -340,15 +350,7 @@ def test_a_tampered_text_model_is_refused(text_saved, kind, tmp_path):
 
 
 def test_text_models_are_never_unpickled(text_saved, monkeypatch):
-    import torch
-    def forbidden(*a, **k): raise AssertionError("load_model must not unpickle")
-    for mod, name in ((pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")):
-        monkeypatch.setattr(mod, name, forbidden)
-    np_load = np.load
-    def array_only(*a, **k):
-        assert not k.get("allow_pickle"), "np.load with allow_pickle"
-        return np_load(*a, **k)
-    monkeypatch.setattr(np, "load", array_only)
+    _forbid_unpickling(monkeypatch)
     for kind, (_, d, ds, rows) in text_saved.items(): predict_rows(load_model(d), ds.X.iloc[rows[:5]])
 
 
@@ -361,10 +363,7 @@ df = synthetic_text_frame(60, seed=0)
 FT_PARAMS = dict(epochs=1, max_length=16, batch_size=16)
 
 
-def _ft_frame():
-    ns = {}
-    exec(FT_FRAME, ns)
-    return ns["df"]
+def _ft_frame(): return _frame(FT_FRAME)
 
 
 @pytest.fixture(scope="module")
@@ -486,16 +485,8 @@ def test_a_tampered_finetuned_model_is_refused(finetune_saved, tmp_path):
 
 
 def test_a_finetuned_model_is_never_unpickled(finetune_saved, monkeypatch):
-    import torch
     est, d, ds, _ = finetune_saved
-    def forbidden(*a, **k): raise AssertionError("load_model must not unpickle")
-    for mod, name in ((pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")):
-        monkeypatch.setattr(mod, name, forbidden)
-    np_load = np.load
-    def array_only(*a, **k):
-        assert not k.get("allow_pickle"), "np.load with allow_pickle"
-        return np_load(*a, **k)
-    monkeypatch.setattr(np, "load", array_only)
+    _forbid_unpickling(monkeypatch)
     np.testing.assert_array_equal(predict_rows(load_model(d), ds.X.iloc[:5]), est.predict_proba(ds.X.iloc[:5]))
 
 
