@@ -21,6 +21,7 @@ BENCHES = {}
 # `make bench BENCH=text`, `make bench BENCH=gauntlet` (one table: `make bench BENCH=gauntlet GAUNTLET=loanapp`);
 # the regression one cross-validates eight models on ames and credit_balance (minutes): `make bench BENCH=regression`
 # (one table: `REGRESSION=ames`); the image one trains two CNNs from scratch (~10 minutes): `make bench BENCH=images`.
+# The scale ones run full reports on big tables (minutes each): `make bench BENCH=wide`, `make bench BENCH=rows` (`ROWS="10000 100000"`).
 DEFAULT = ["import", "tabular", "scaling", "report", "sweep", "widgets"]
 
 def bench(name):
@@ -89,4 +90,5 @@ if __name__ == "__main__":
     import bench_regression  # noqa: F401  (registers "regression")
     import bench_images  # noqa: F401  (registers "images")
     import bench_scoring  # noqa: F401  (registers "scoring")
+    import bench_scale  # noqa: F401  (registers "wide", "rows")
     sys.exit(main(sys.argv[1:]))
