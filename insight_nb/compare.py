@@ -18,9 +18,9 @@ from .dataset import Dataset
 from .estimators import fit_estimator, positive_proba
 
 # %% auto #0
-__all__ = ['PRIMARY', 'FALLBACK', 'LOWER_IS_BETTER', 'METRIC_RANGE', 'AUTO_JOBS_ROWS', 'Candidate', 'resolve_candidates',
-           'predict_values', 'split_counts', 'cv_folds', 'cv_reasons', 'fold_interval', 'cross_validate',
-           'choose_primary', 'Leaderboard', 'n_jobs_for', 'warm_workers', 'compare']
+__all__ = ['PRIMARY', 'FALLBACK', 'LOWER_IS_BETTER', 'METRIC_RANGE', 'CV_MAX_ROWS', 'AUTO_JOBS_ROWS', 'Candidate',
+           'resolve_candidates', 'predict_values', 'split_counts', 'cv_folds', 'cv_reasons', 'fold_interval',
+           'cross_validate', 'choose_primary', 'Leaderboard', 'n_jobs_for', 'warm_workers', 'compare']
 
 # %% ../nbs/25_compare.ipynb #f84ebdb2
 @dataclass
@@ -207,7 +207,7 @@ def _check_classes(counts: dict, task: str, n_rows: int) -> None:
                            "would fail.", where="compare", fix="collect more cases, merge the class into another, or drop it "
                            "(prepare(..., drop_rare_classes=True)); a smaller test split (-p test=0.1) keeps more rows for CV.")
 
-# %% ../nbs/25_compare.ipynb #0d7bf85a
+# %% ../nbs/25_compare.ipynb #602f080a
 @dataclass
 class Leaderboard:
     "Results of comparing candidates under one protocol; renders as a table, serializes for metrics.json."
@@ -218,6 +218,7 @@ class Leaderboard:
     estimators: dict = field(default_factory=dict, repr=False)  # name -> (refitted estimator, test Evaluation or RegressionEvaluation)
     oof: dict = field(default_factory=dict, repr=False)         # name -> out-of-fold probabilities (regression: predictions) of the CV rows
     cv_rows: np.ndarray = field(default=None, repr=False)
+    fit_rows: np.ndarray = field(default=None, repr=False)      # the rows each model is refitted on: every non-test row (cv_rows unless sampled)
     test_rows: np.ndarray = field(default=None, repr=False)
     _y_cv: np.ndarray = field(default=None, repr=False)         # regression: the CV rows' target values (for `figure`)
 
@@ -269,7 +270,8 @@ class Leaderboard:
             rows.append([("★ " if r["name"] == best else "") + r["name"], "ok", num(r["cv"].get(m)) or f"not computed: {self._why(r, 'cv')}",
                          f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "—", test, fmt_num(r["fit_seconds"], 1)])
         p = self.protocol
-        cap = f"{p['cv']}-fold stratified CV (seed {p['seed']}) on {p['n_cv']} rows" + (f"; test split of {p['n_test']} rows" if p.get("n_test") else "")
+        cap = f"{p['cv']}-fold stratified CV (seed {p['seed']}) on {fmt_num(p['n_cv'])} rows" + (f"; test split of {fmt_num(p['n_test'])} rows" if p.get("n_test") else "")
+        if p.get("cv_sample"): cap += f". {p['cv_sample']}"
         if p.get("primary_note"): cap += f". Note: {p['primary_note']}"
         return html_table(rows, ["model", "status", f"CV {m}", "95% CI (folds)", f"test {m}", "fit s (all folds)"], caption=cap)
 
@@ -285,7 +287,8 @@ class Leaderboard:
             cover = "—" if iv.get("coverage") is None else f"{iv['coverage']:.1%} (± {fmt_num(iv['halfwidth'], 4)})"
             rows.append([("★ " if r["name"] == best else "") + r["name"], "ok", num(r["cv"], "r2"), f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "—",
                          num(r["cv"], "rmse"), num(r.get("test"), "r2"), num(r.get("test"), "rmse"), cover, fmt_num(r["fit_seconds"], 1)])
-        cap = (f"{p['cv']}-fold CV (shuffled, seed {p['seed']}) on {p['n_cv']} rows, ranked by R² (higher is better)" +
+        cap = (f"{p['cv']}-fold CV (shuffled, seed {p['seed']}) on {fmt_num(p['n_cv'])} rows, ranked by R² (higher is better)" +
+               (f". {p['cv_sample']}" if p.get("cv_sample") else "") +
                (f"; test split of {p['n_test']} rows; {level:.0%} prediction intervals: prediction ± the split-conformal half-width "
                 f"of each model's out-of-fold residuals, coverage = share of test values inside" if p.get("n_test") else ""))
         return html_table(rows, ["model", "status", "CV R²", "95% CI (folds)", "CV RMSE", "test R²", "test RMSE", f"test coverage of {level:.0%} interval",
@@ -323,7 +326,7 @@ class _Stream:
         elif r["status"] == "ok": print(f"{r['name']}: CV {self.board.primary} {fmt_num(r['cv'].get(self.board.primary), 4)} ({r['fit_seconds']:.1f} s)", flush=True)
         else: print(f"{r['name']}: {r['status']}", flush=True)
 
-# %% ../nbs/25_compare.ipynb #828194d0
+# %% ../nbs/25_compare.ipynb #80139087
 def _evaluate_regression(pred, ds: Dataset, test_rows, oof_residuals, level: float, n_boot: int, seed: int, name: str):
     "The `RegressionEvaluation` of a refitted regressor's predictions `pred` of the test rows, its interval from the out-of-fold residuals."
     from insight_nb.evaluate import evaluate_regression
@@ -337,6 +340,20 @@ def _interval(ev) -> dict:
              n_calibration=getattr(ev, "n_residuals", None), method="split conformal on the out-of-fold absolute residuals")
     if getattr(ev, "interval_reason", None): d["reason"] = ev.interval_reason
     return d
+
+CV_MAX_ROWS = 100_000   # non-test rows above which the CV screen runs on a sample (the final fits use every row)
+
+def _target(ds: Dataset, rows, reg: bool) -> np.ndarray:
+    "The target of `rows` as compare fits it (float for a regression)."
+    y = ds.y.iloc[rows].to_numpy()
+    return y.astype(float) if reg else y
+
+def _cv_sample(rows: np.ndarray, ds: Dataset, max_rows: int | None, seed: int, reg: bool) -> np.ndarray:
+    "`rows`, or a sorted seeded sample of `max_rows` of them (stratified by class for a classifier) when there are more."
+    if max_rows is None or len(rows) <= max_rows: return rows
+    from sklearn.model_selection import train_test_split
+    keep, _ = train_test_split(rows, train_size=int(max_rows), random_state=seed, stratify=None if reg else ds.y.iloc[rows].to_numpy())
+    return np.sort(keep)
 
 AUTO_JOBS_ROWS = None    # CV rows from which `n_jobs=None` means every core; None: never (one process unless n_jobs is given)
 # Measured on the shared 2-core machine, a fresh report kernel's comparison with 2 loky workers took 40-45 s against 11-14 s
@@ -396,7 +413,7 @@ def warm_workers(ds: Dataset, candidates=None, n_jobs: int | None = None, test: 
 
 def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: int = 0, time_budget: float | None = None,
             n_boot: int = 500, show: bool = False, on_result=None, interval_level: float = 0.9, n_jobs: int | None = None,
-            backend=None) -> Leaderboard:
+            backend=None, cv_max_rows: int | None = CV_MAX_ROWS) -> Leaderboard:
     """Cross-validate every candidate on the non-test rows, refit it on them and score the held-out test split.
 
     `candidates`: model entries of `insight_nb.registry` (names, or `{name: {param: value}}`; default: its default models)
@@ -414,7 +431,11 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
     A regression (`ds.task == "regression"`): a random (unstratified) test split, shuffled k-fold CV, `regression_metrics`,
     ranking by R²; `board.oof[name]` are out-of-fold predictions, and each refitted model's test evaluation is a
     `RegressionEvaluation` whose prediction interval (at `interval_level`) is the split-conformal half-width of that model's
-    out-of-fold absolute residuals; each result has `interval` (level, halfwidth, coverage on the test rows)."""
+    out-of-fold absolute residuals; each result has `interval` (level, halfwidth, coverage on the test rows).
+
+    `cv_max_rows`: with more non-test rows than this, the cross-validation runs on a seeded sample of that many of them
+    (stratified by class), the same for every candidate, and each model is then refitted on all of them (`board.fit_rows`);
+    the protocol says so (`cv_sample`). None: always every row."""
     from insight_nb.evaluate import evaluate, metric_reasons
     if ds.target is None: raise InsightError("the dataset has no target.", where="compare", fix="prepare(..., target=...) first.")
     reg = ds.task == "regression"
@@ -427,15 +448,19 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
         sp = ds.split(valid=0.0, test=test, seed=seed)
         cv_rows, test_rows = sp.train, sp.test
     else: cv_rows, test_rows = np.arange(len(ds)), np.arange(0)
+    fit_rows, cv_rows = cv_rows, _cv_sample(cv_rows, ds, cv_max_rows, seed, reg)
     y_cv, y_test = ds.y.iloc[cv_rows].to_numpy(), ds.y.iloc[test_rows].to_numpy()
     counts = split_counts(ds.task, y_cv, ds.classes)
     _check_classes(counts, ds.task, len(cv_rows))
     test_why = metric_reasons(split_counts(ds.task, y_test, ds.classes), ds.task, f"the {len(test_rows):,} evaluated cases") if len(test_rows) and not reg else {}
     primary, note = choose_primary(ds.task, cv_reasons(ds.task, y_cv, ds.classes, cv, seed), test_why, counts, cv)
     protocol = dict(cv=cv, seed=seed, test=test, n_cv=len(cv_rows), n_test=len(test_rows))
+    if len(fit_rows) > len(cv_rows):
+        protocol.update(n_fit=len(fit_rows), cv_sample=f"Cross-validated on a {'random' if reg else 'stratified'} sample of {len(cv_rows):,} of the "
+                        f"{len(fit_rows):,} non-test rows (seed {seed}, the same for every model); each model then refitted on all {len(fit_rows):,}")
     if reg: protocol.update(folds="KFold(shuffle=True)", interval_level=interval_level)
     if note: protocol["primary_note"] = warn(note)
-    board = Leaderboard(ds.task, primary, protocol, cv_rows=cv_rows, test_rows=test_rows, _y_cv=y_cv.astype(float) if reg else None)
+    board = Leaderboard(ds.task, primary, protocol, cv_rows=cv_rows, fit_rows=fit_rows, test_rows=test_rows, _y_cv=y_cv.astype(float) if reg else None)
     stream, t_start = _Stream(board, show), time.perf_counter()
     X_cv, y_fit = ds.X.iloc[cv_rows], (y_cv.astype(float) if reg else y_cv)
     folds_idx, X_test = cv_folds(y_fit, cv, seed, ds.task), ds.X.iloc[test_rows]
@@ -467,7 +492,8 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
                          not_computed=dict(cv=res["not_computed"], test={}, test_ci={}))
                 board.oof[name] = res["oof"]
                 if len(test_rows):   # the refit on every CV row runs here: its estimator stays in this process (a torch model cannot travel)
-                    refit = _fit_predict(cand.make, ds.schema, seed, X_cv, y_fit, X_test, ds.classes, reg, keep=True)
+                    X_all, y_all = (X_cv, y_fit) if len(fit_rows) == len(cv_rows) else (ds.X.iloc[fit_rows], _target(ds, fit_rows, reg))
+                    refit = _fit_predict(cand.make, ds.schema, seed, X_all, y_all, X_test, ds.classes, reg, keep=True)
                     est, r["fit_seconds"] = refit["est"], r["fit_seconds"] + refit["seconds"]
                     if reg:
                         ev = _evaluate_regression(refit["pred"], ds, test_rows, y_fit - res["oof"], interval_level, n_boot, seed, name)

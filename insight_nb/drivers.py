@@ -151,7 +151,7 @@ def scored(model, data, y=None, rows=None, classes=None, positive_class=None, na
     return Scored(model, X.reset_index(drop=True), None if y is None else np.asarray(y), classes, positive_class, target,
                   name or type(model).__name__)
 
-# %% ../nbs/26_drivers.ipynb #b99bfbca
+# %% ../nbs/26_drivers.ipynb #f9422b94
 def _metric(sc: Scored, scoring: str):
     """`(predict, metric)`: `predict(X)` gives what the score needs (`predict_proba` for a classifier, any estimator, any frame;
     `predict` for a regression) and `metric(pred, y)` the score, higher is better (-RMSE, -MAE, R² for a regression)."""
@@ -213,7 +213,7 @@ class _Stack:
         m = copies * self.n
         parts = [pd.DataFrame(a[:m], columns=[self.cols[j] for j in js], copy=False) for js, a in self.arrays.values()]
         if self.rest is not None: parts.append(self.rest.iloc[:m])
-        return pd.concat(parts, axis=1, copy=False)[self.cols]
+        return pd.concat(parts, axis=1)[self.cols]
 
 def _shuffled_scores(X: pd.DataFrame, y, predict, metric, repeats, columns, seed: int, cells: int = PERMUTATION_CELLS) -> np.ndarray:
     """`(len(columns), len(repeats))` scores with one column shuffled at a time. The copies of several columns are stacked and scored

@@ -156,7 +156,7 @@ def fairness(y, p, sensitive: dict | pd.DataFrame, *, threshold: float = 0.5, fa
     return Fairness(tables, gap, warns, dict(threshold=threshold, favorable=favorable, max_diff=max_diff, min_ratio=min_ratio, min_group=min_group,
                                              model=model, positive_class=positive_class, n=len(y)))
 
-# %% ../nbs/29_fairness.ipynb #b3fb5bd9
+# %% ../nbs/29_fairness.ipynb #e41b6f52
 def fairness_for(model, ds, columns, rows=None, *, threshold: float = 0.5, favorable: str = "positive", **kw) -> Fairness:
     """`fairness` of a model on a Dataset for sensitive `columns` (numbers with many values are banded like ages, booleans read yes/no).
 
@@ -166,8 +166,9 @@ def fairness_for(model, ds, columns, rows=None, *, threshold: float = 0.5, favor
     from insight_nb.segments import honest_proba
     if ds.task != "binary": raise InsightError("fairness needs a binary task.", where="fairness_for(ds=...)")
     if _is_board(model) and rows is None:
-        rows, p, name = np.arange(len(ds)), honest_proba(model, ds), model.best
-        y01 = (ds.y == ds.positive_class).to_numpy(int)
+        p, name = honest_proba(model, ds), model.best
+        rows = np.flatnonzero(~np.isnan(p))   # every row with an honest probability (all of them unless compare sampled its CV rows)
+        p, y01 = p[rows], (ds.y.iloc[rows] == ds.positive_class).to_numpy(int)
     else:
         sc = scored(model, ds, rows=rows)
         rows = np.arange(len(ds)) if rows is None else np.asarray(rows)

