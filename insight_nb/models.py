@@ -82,24 +82,28 @@ class TabularMLP(nn.Module):
         out = self.head(self.body(torch.cat(parts, 1)))
         return out + self.skip(x_num, x_cat) if self.skip is not None else out
 
-# %% ../nbs/14_models.ipynb #eeb248f8
+# %% ../nbs/14_models.ipynb #eca4a9a7
 class ArrayLoader:
-    "Batches `((x_num, x_cat), y)` sliced from tensors; shuffled with a seeded generator when `shuffle`."
-    def __init__(self, x_num, x_cat, y=None, batch_size: int = 256, shuffle: bool = False, seed: int = 0, drop_last_single: bool = True):
+    """Batches `((x_num, x_cat), y)` sliced from tensors; shuffled with a seeded generator when `shuffle`. With `epoch_rows`
+    (shuffled loaders only) an epoch is that many rows of a fresh permutation, not all of them: on a big table an epoch
+    costs the same as on a table of `epoch_rows`, and every row is still seen over the epochs."""
+    def __init__(self, x_num, x_cat, y=None, batch_size: int = 256, shuffle: bool = False, seed: int = 0, drop_last_single: bool = True,
+                 epoch_rows: int | None = None):
         self.x_num, self.x_cat = torch.as_tensor(x_num), torch.as_tensor(x_cat)
         self.y = None if y is None else torch.as_tensor(y)
         self.bs, self.shuffle, self.n = int(batch_size), shuffle, len(self.x_num)
+        self.m = min(self.n, int(epoch_rows)) if shuffle and epoch_rows else self.n   # rows per epoch
         self.gen = torch.Generator().manual_seed(int(seed))
         # a training batch of one row breaks batch norm; fold it into the previous batch
-        self._drop1 = drop_last_single and shuffle and self.n > 1 and self.n % self.bs == 1
+        self._drop1 = drop_last_single and shuffle and self.m > 1 and self.m % self.bs == 1
 
-    def __len__(self): return max(1, (self.n - self._drop1 + self.bs - 1) // self.bs) if self.n else 0
+    def __len__(self): return max(1, (self.m - self._drop1 + self.bs - 1) // self.bs) if self.m else 0
 
     def __iter__(self):
-        idx = torch.randperm(self.n, generator=self.gen) if self.shuffle else None
+        idx = torch.randperm(self.n, generator=self.gen)[:self.m] if self.shuffle else None
         for b in range(len(self)):
-            lo, hi = b * self.bs, min(self.n, (b + 1) * self.bs)
-            if self._drop1 and b == len(self) - 1: hi = self.n
+            lo, hi = b * self.bs, min(self.m, (b + 1) * self.bs)
+            if self._drop1 and b == len(self) - 1: hi = self.m
             sl = idx[lo:hi] if idx is not None else slice(lo, hi)
             x = (self.x_num[sl], self.x_cat[sl])
             yield (x, self.y[sl]) if self.y is not None else (x,)
@@ -136,7 +140,7 @@ def resolve_class_weight(class_weight, y_codes: np.ndarray, n_classes: int):
     y = np.concatenate([y_codes, np.arange(n_classes)]) if np.bincount(y_codes, minlength=n_classes).min() == 0 else y_codes
     return class_weights(y, class_weight)
 
-# %% ../nbs/14_models.ipynb #33bf2c9e
+# %% ../nbs/14_models.ipynb #1e039248
 _MODULES = {"mlp": TabularMLP, "logreg": LogReg}
 
 @contextmanager
@@ -155,12 +159,13 @@ class TorchTabularBase(Params):
                  batch_size: int = 512, weight_decay: float = 0.1, early_stopping: int | None = 5,
                  valid_fraction: float = 0.15, schedule: str | None = "one_cycle", seed: int = 0, device="auto",
                  progress: bool = False, callbacks=(), norm: str | None = "layer", emb_dim: int | None = None, skip: bool = True,
-                 monitor: str = "valid_loss", features: dict | None = None, n_threads: int | None = None):
+                 monitor: str = "valid_loss", features: dict | None = None, n_threads: int | None = None,
+                 epoch_rows: int | None = 100_000):
         self.model, self.hidden, self.dropout, self.lr, self.epochs = model, hidden, dropout, lr, epochs
         self.batch_size, self.weight_decay, self.early_stopping = batch_size, weight_decay, early_stopping
         self.valid_fraction, self.schedule, self.seed, self.device, self.progress = valid_fraction, schedule, seed, device, progress
         self.callbacks, self.norm, self.emb_dim, self.monitor, self.features = callbacks, norm, emb_dim, monitor, features
-        self.n_threads, self.skip = n_threads, skip
+        self.n_threads, self.skip, self.epoch_rows = n_threads, skip, epoch_rows   # epoch_rows: see ArrayLoader (None: every row each epoch)
 
     def _need(self, ok: bool, name: str, what: str):
         "Raise `InsightError` for parameter `name` unless `ok` (`what`: the rule, e.g. 'must be at least 1')."
@@ -182,6 +187,8 @@ class TorchTabularBase(Params):
         need(self.early_stopping is None or (isint(self.early_stopping) and self.early_stopping >= 1), "early_stopping",
              "must be a whole number of epochs of at least 1 (or null: no early stopping)")
         need(isinstance(self.valid_fraction, (int, float)) and 0 <= self.valid_fraction < 1, "valid_fraction", "must be at least 0 and below 1")
+        need(self.epoch_rows is None or (isint(self.epoch_rows) and self.epoch_rows >= 1), "epoch_rows",
+             "must be a whole number of rows of at least 1 (or null: every row in each epoch)")
         return self
 
 def with_params(base: type, after: str | None = None, **extra):
@@ -276,7 +283,7 @@ def module_from_architecture(arch: dict) -> nn.Module:
 
 TorchTabularBase._valid_rows, TorchTabularBase._build_module = _valid_rows, _build_module
 
-# %% ../nbs/14_models.ipynb #3b893878
+# %% ../nbs/14_models.ipynb #fbeeed60
 DEFAULT_LR = {"mlp": 1e-2, "logreg": 5e-2}
 
 class _KeepLast(Callback):
@@ -305,7 +312,7 @@ def _train(self, Xtr, ytr, Xva, yva, epochs: int, tmp: Path, resume_state: bytes
     module = self._build_module()
     ftr = self.features_.transform(Xtr, report=False)
     bs = int(min(self.batch_size, max(32, len(ytr) // 8)))  # at least ~8 steps per epoch on small data
-    train_dl = ArrayLoader(ftr.numeric, ftr.categorical, ytr, bs, shuffle=True, seed=self.seed)
+    train_dl = ArrayLoader(ftr.numeric, ftr.categorical, ytr, bs, shuffle=True, seed=self.seed, epoch_rows=getattr(self, "epoch_rows", None))
     valid_dl = None
     if Xva is not None and len(Xva):
         fva = self.features_.transform(Xva, report=False)
