@@ -215,7 +215,7 @@ def test_logistic_reason_codes_are_the_contributions(telco_report):
         assert res.loc[i, "reason_1_value"] == str(raw.loc[i, res.loc[i, "reason_1"]])
     # with the intercept, the contributions add up to the row's log-odds
     logit = np.log(res["p_Yes"] / res["p_No"])
-    np.testing.assert_allclose(terms.sum(1) + lr.intercept_[0], logit, atol=1e-9)
+    np.testing.assert_allclose(terms.sum(axis=1) + lr.intercept_[0], logit, atol=1e-9)
 
 
 # ---------------------------------------------------------------- text models: the embedding fast path and fusion
