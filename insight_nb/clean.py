@@ -14,9 +14,9 @@ from .core import SchemaError, InsightError, did_you_mean, esc, fmt_num, html_ta
 from .schema import FEATURE_ROLES, Schema, coerce, check_class_counts
 
 # %% auto #0
-__all__ = ['RARE_LABEL', 'SCORES', 'CleaningStep', 'CleaningReport', 'merge_rare', 'clean', 'roc_auc', 'single_feature_auc',
-           'redundant_pairs', 'LeakScan', 'target_relations', 'leak_scan', 'leak_message', 'relation_message',
-           'warn_leaks', 'leakage_check', 'Split', 'split_rows']
+__all__ = ['RARE_LABEL', 'SCORES', 'CleaningStep', 'CleaningReport', 'merge_rare', 'clean', 'binary_roc_auc',
+           'single_feature_auc', 'redundant_pairs', 'LeakScan', 'target_relations', 'leak_scan', 'leak_message',
+           'relation_message', 'warn_leaks', 'leakage_check', 'Split', 'split_rows']
 
 # %% ../nbs/03_clean.ipynb #70bcffb7
 @dataclass
@@ -162,7 +162,7 @@ def _oof_rate(x: pd.Series, yk: np.ndarray, seed: int = 0, smoothing: float = 10
         out[fold == f] = pd.Series(keys[fold == f]).map(rate).fillna(prior).to_numpy()
     return out
 
-def roc_auc(pos, score) -> float:
+def binary_roc_auc(pos, score) -> float:
     """ROC AUC of `score` for the boolean labels `pos`: the Mann-Whitney statistic with mid-ranks for ties, the number
     scikit-learn's `roc_auc_score` gives, without its per-call input checks (the leak scan scores thousands of columns)."""
     from scipy.stats import rankdata
@@ -182,14 +182,14 @@ def single_feature_auc(x: pd.Series, y: pd.Series, classes: list) -> float:
             v = pd.to_numeric(x.astype("int64") if pd.api.types.is_datetime64_any_dtype(x) else x, errors="coerce")
             score = v.fillna(v.median() if v.notna().any() else 0).to_numpy()
         else: score = _oof_rate(x, yk)
-        a = roc_auc(yk, score)
+        a = binary_roc_auc(yk, score)
         aucs.append(max(a, 1 - a))
     return float(np.mean(aucs)) if aucs else float("nan")
 
 def _macro_auc(codes: np.ndarray, P: np.ndarray) -> float:
     "ROC AUC of class scores `P` (n × K) for integer labels `codes`: the last class for binary, the macro one-vs-rest mean otherwise."
     K = P.shape[1]
-    aucs = [roc_auc(codes == k, P[:, k]) for k in ([K - 1] if K == 2 else range(K)) if 0 < (codes == k).sum() < len(codes)]
+    aucs = [binary_roc_auc(codes == k, P[:, k]) for k in ([K - 1] if K == 2 else range(K)) if 0 < (codes == k).sum() < len(codes)]
     return float(np.mean(aucs)) if aucs else float("nan")
 
 def _score(codes: np.ndarray, P: np.ndarray, K: int) -> float:

@@ -326,7 +326,7 @@ class _Stream:
         elif r["status"] == "ok": print(f"{r['name']}: CV {self.board.primary} {fmt_num(r['cv'].get(self.board.primary), 4)} ({r['fit_seconds']:.1f} s)", flush=True)
         else: print(f"{r['name']}: {r['status']}", flush=True)
 
-# %% ../nbs/25_compare.ipynb #80139087
+# %% ../nbs/25_compare.ipynb #3609f79d
 def _evaluate_regression(pred, ds: Dataset, test_rows, oof_residuals, level: float, n_boot: int, seed: int, name: str):
     "The `RegressionEvaluation` of a refitted regressor's predictions `pred` of the test rows, its interval from the out-of-fold residuals."
     from insight_nb.evaluate import evaluate_regression
@@ -462,7 +462,7 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
     if note: protocol["primary_note"] = warn(note)
     board = Leaderboard(ds.task, primary, protocol, cv_rows=cv_rows, fit_rows=fit_rows, test_rows=test_rows, _y_cv=y_cv.astype(float) if reg else None)
     stream, t_start = _Stream(board, show), time.perf_counter()
-    X_cv, y_fit = ds.X.iloc[cv_rows], (y_cv.astype(float) if reg else y_cv)
+    X_cv, y_fit = ds.X.iloc[cv_rows], _target(ds, cv_rows, reg)
     folds_idx, X_test = cv_folds(y_fit, cv, seed, ds.task), ds.X.iloc[test_rows]
     per = len(folds_idx)             # tasks of one candidate: its folds (its refit runs here, while the workers fit the next folds)
     jobs = n_jobs_for(n_jobs, len(cv_rows), len(cands) * per, backend)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .core import InsightError, did_you_mean, fmt_num, html_table
-from .clean import roc_auc
+from .clean import binary_roc_auc
 from .privacy import show
 from .schema import value_words
 from .findings import Finding, evidence, finding_generator, findings as run_findings
@@ -151,7 +151,7 @@ def scored(model, data, y=None, rows=None, classes=None, positive_class=None, na
     return Scored(model, X.reset_index(drop=True), None if y is None else np.asarray(y), classes, positive_class, target,
                   name or type(model).__name__)
 
-# %% ../nbs/26_drivers.ipynb #f9422b94
+# %% ../nbs/26_drivers.ipynb #2b9c277c
 def _metric(sc: Scored, scoring: str):
     """`(predict, metric)`: `predict(X)` gives what the score needs (`predict_proba` for a classifier, any estimator, any frame;
     `predict` for a regression) and `metric(pred, y)` the score, higher is better (-RMSE, -MAE, R² for a regression)."""
@@ -169,7 +169,7 @@ def _metric(sc: Scored, scoring: str):
     if scoring not in CLASSIFIER_SCORING:
         raise InsightError(f"unknown scoring {scoring!r}.", where="drivers(scoring=...)", fix="use roc_auc, balanced_accuracy, accuracy or neg_log_loss.")
     def metric(p, y):   # scikit-learn's numbers, without its per-call input checks (thousands of calls on a wide table)
-        if scoring == "roc_auc": return roc_auc(np.asarray(y) == 1, p)
+        if scoring == "roc_auc": return binary_roc_auc(np.asarray(y) == 1, p)
         hit = np.asarray(y) == (p.argmax(1) if p.ndim == 2 else (p >= 0.5).astype(int))
         if scoring == "accuracy": return float(hit.mean())
         if scoring == "balanced_accuracy":   # macro recall: each class weighs the same, however rare; a class absent from these rows is not counted
@@ -192,11 +192,10 @@ class _Stack:
         self.X, self.n, self.cols = X, len(X), list(X.columns)
         rows = np.tile(np.arange(len(X)), copies)
         self.where, self.arrays, rest = {}, {}, []
-        for j, c in enumerate(self.cols):
-            dt = X.dtypes.iloc[j]
-            if isinstance(dt, np.dtype) and dt.kind in "biuf": self.where[j] = (dt, len(self.arrays.setdefault(dt, [])))
-            else: rest.append(j)
-            if j in self.where: self.arrays[dt].append(j)
+        for j, dt in enumerate(X.dtypes):
+            if not (isinstance(dt, np.dtype) and dt.kind in "biuf"): rest.append(j); continue
+            js = self.arrays.setdefault(dt, [])
+            self.where[j] = (dt, len(js)); js.append(j)
         self.arrays = {dt: (js, X.iloc[:, js].to_numpy(dtype=dt)[rows]) for dt, js in self.arrays.items()}
         self.rest = X.iloc[rows, rest].reset_index(drop=True) if rest else None
         self.rest_pos = {j: i for i, j in enumerate(rest)}

@@ -283,7 +283,7 @@ def module_from_architecture(arch: dict) -> nn.Module:
 
 TorchTabularBase._valid_rows, TorchTabularBase._build_module = _valid_rows, _build_module
 
-# %% ../nbs/14_models.ipynb #fbeeed60
+# %% ../nbs/14_models.ipynb #518dc61d
 DEFAULT_LR = {"mlp": 1e-2, "logreg": 5e-2}
 
 class _KeepLast(Callback):
@@ -312,7 +312,7 @@ def _train(self, Xtr, ytr, Xva, yva, epochs: int, tmp: Path, resume_state: bytes
     module = self._build_module()
     ftr = self.features_.transform(Xtr, report=False)
     bs = int(min(self.batch_size, max(32, len(ytr) // 8)))  # at least ~8 steps per epoch on small data
-    train_dl = ArrayLoader(ftr.numeric, ftr.categorical, ytr, bs, shuffle=True, seed=self.seed, epoch_rows=getattr(self, "epoch_rows", None))
+    train_dl = ArrayLoader(ftr.numeric, ftr.categorical, ytr, bs, shuffle=True, seed=self.seed, epoch_rows=self.epoch_rows)
     valid_dl = None
     if Xva is not None and len(Xva):
         fva = self.features_.transform(Xva, report=False)
