@@ -345,7 +345,7 @@ def _sweep_cmd(ns) -> int:
     print(f"sweep: {res.n_ok} ok, {res.n_partial} partial, {res.n_failed} failed in {res.index['seconds']:.1f} s: {res.index_html}")
     return {"ok": 0, "partial": 3, "failed": 1}[res.status]  # a failed run outweighs a partial one
 
-# %% ../nbs/90_cli.ipynb #3871e574
+# %% ../nbs/90_cli.ipynb #d588ce83
 class Terminated(KeyboardInterrupt):
     "SIGTERM, handled like Ctrl-C: the run stops, earlier output stays, a failed run is recorded."
 
@@ -362,8 +362,15 @@ def _interrupt(signum, frame):
     _quiet_shutdown()
     raise KeyboardInterrupt()
 
+def _skip_slow_imports() -> None:
+    """jsonschema (under nbformat, papermill and nbconvert) imports `rfc3987_syntax` when it is installed, which compiles
+    39 grammars: about 2 s of every command's start, for an 'iri' string-format check that nothing here asks for. In the
+    command's own process only, that module is marked absent: jsonschema then leaves out that one format check."""
+    sys.modules.setdefault("rfc3987_syntax", None)
+
 def main(argv=None) -> int:
     "The `insight-nb` console command."
+    _skip_slow_imports()
     command = "insight-nb"
     main_thread = threading.current_thread() is threading.main_thread()
     previous = (signal.signal(signal.SIGTERM, _terminate), signal.signal(signal.SIGINT, _interrupt)) if main_thread else None

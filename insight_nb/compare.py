@@ -326,7 +326,7 @@ class _Stream:
         elif r["status"] == "ok": print(f"{r['name']}: CV {self.board.primary} {fmt_num(r['cv'].get(self.board.primary), 4)} ({r['fit_seconds']:.1f} s)", flush=True)
         else: print(f"{r['name']}: {r['status']}", flush=True)
 
-# %% ../nbs/25_compare.ipynb #3609f79d
+# %% ../nbs/25_compare.ipynb #8d01b363
 def _evaluate_regression(pred, ds: Dataset, test_rows, oof_residuals, level: float, n_boot: int, seed: int, name: str):
     "The `RegressionEvaluation` of a refitted regressor's predictions `pred` of the test rows, its interval from the out-of-fold residuals."
     from insight_nb.evaluate import evaluate_regression
@@ -391,6 +391,9 @@ def _warm(makes, schema, seed: int, worker: bool = False) -> int:
     for make in makes:
         try: make(schema, seed)
         except Exception: pass   # compare says what is wrong with a candidate
+    if "torch" in sys.modules:   # a torch model's first optimizer imports torch._dynamo (2 s): now, not inside its first fit
+        try: import torch._dynamo  # noqa: F401
+        except Exception: pass
     return len(makes)
 
 def warm_workers(ds: Dataset, candidates=None, n_jobs: int | None = None, test: float = 0.2, seed: int = 0) -> bool:

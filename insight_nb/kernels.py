@@ -13,8 +13,8 @@ from pathlib import Path
 from .core import esc
 
 # %% auto #0
-__all__ = ['REUSE_TAG', 'ipc_path', 'pinned_kernel_manager_class', 'reuse_cell', 'execute_template', 'worker_kernel',
-           'drop_kernel', 'shutdown_kernels', 'mark_failure', 'describe_failure', 'cell_fix']
+__all__ = ['KERNEL_LAUNCH', 'REUSE_TAG', 'ipc_path', 'pinned_kernel_manager_class', 'reuse_cell', 'execute_template',
+           'worker_kernel', 'drop_kernel', 'shutdown_kernels', 'mark_failure', 'describe_failure', 'cell_fix']
 
 # %% ../nbs/09_kernels.ipynb #191cc619
 _KM: dict = {}
@@ -29,7 +29,22 @@ def ipc_path() -> str:
         _IPC.extend([d, itertools.count()])
     return str(Path(_IPC[0]) / f"k{next(_IPC[1])}")
 
-# %% ../nbs/09_kernels.ipynb #0c4537bf
+# %% ../nbs/09_kernels.ipynb #48424823
+# The kernel's launcher: ipykernel's own (`python -m ipykernel_launcher`), plus one exit handler registered first, so it runs
+# last, after every other (ipykernel's, IPython's history, joblib's, temporary folders'): it flushes the output and ends the
+# process without the interpreter's teardown of its modules, which takes 1.4 s once torch is imported and which the report
+# waits for. Plain code (no insight_nb import): `python` may be another environment's interpreter.
+KERNEL_LAUNCH = ("import atexit, os, sys\n"
+                 "if sys.path and sys.path[0] == '': del sys.path[0]   # as ipykernel_launcher: not the working folder's modules\n"
+                 "def _exit_now():\n"
+                 "    for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):\n"
+                 "        try: s.flush()\n"
+                 "        except Exception: pass\n"
+                 "    os._exit(0)\n"
+                 "atexit.register(_exit_now)\n"
+                 "from ipykernel import kernelapp\n"
+                 "kernelapp.launch_new_instance()\n")
+
 def pinned_kernel_manager_class(python: str | None = None, env: dict | None = None):
     """An AsyncKernelManager class whose `python3` kernel is `python` (default: this interpreter), started with the extra
     environment variables `env` (e.g. `{"OMP_NUM_THREADS": "1"}`), talking over local IPC sockets where the OS has them."""
@@ -41,7 +56,7 @@ def pinned_kernel_manager_class(python: str | None = None, env: dict | None = No
     from traitlets import default
     class PinnedSpecs(KernelSpecManager):
         def get_kernel_spec(self, kernel_name, *a, **kw):
-            return KernelSpec(argv=[exe, "-m", "ipykernel_launcher", "-f", "{connection_file}"], display_name="Python 3 (insight_nb)",
+            return KernelSpec(argv=[exe, "-c", KERNEL_LAUNCH, "-f", "{connection_file}"], display_name="Python 3 (insight_nb)",
                               language="python", resource_dir=str(Path(exe).parent), env=env)
     class PinnedKernelManager(AsyncKernelManager):
         @default("kernel_spec_manager")

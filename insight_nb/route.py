@@ -68,17 +68,18 @@ def _regression_error(s: pd.Series, t: str) -> TargetError | None:
                            f"classes as the target ({set_option_hint('target', 'COLUMN', '--target')}), or bin the target into classes first "
                            f"and use that column, e.g. df['{t}_band'] = pd.qcut(df['{t}'], 3, labels=['low', 'mid', 'high']).")
 
-# %% ../nbs/33_route.ipynb #07b2542e
-def choose_template(data, target: str | None = None, params: dict | None = None, max_rows: int = 20_000) -> Route:
+# %% ../nbs/33_route.ipynb #59880180
+def choose_template(data, target: str | None = None, params: dict | None = None, max_rows: int = 20_000, frame=None) -> Route:
     """The report template for `data` (a path, `demo:NAME` or a DataFrame) and `target`, decided without a kernel.
     `params` are the run's parameters (reading options `sep`, `encoding`, `dedupe_columns`, `on_bad_lines`; `roles`,
     `positive_class`, `merge_case_labels`, `task`). A number with many values goes to `regression_report` (with
-    `task: classification` it raises `TargetError`); a table without usable features raises `InsightError`."""
+    `task: classification` it raises `TargetError`); a table without usable features raises `InsightError`.
+    `frame`: the table of `data` already read with those options (`load_table`), so that it is not read twice."""
     params = dict(params or {})
     opts = {k: params[k] for k in READ_OPTIONS if params.get(k) is not None}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InsightWarning)    # the kernel warns about the data again, where the report shows it
-        df = load_table(data, **opts)
+        df = frame if frame is not None else load_table(data, **opts)
         t = _target_of(data, target, df)
         if t not in df.columns:
             from insight_nb.core import did_you_mean
@@ -127,7 +128,7 @@ def choose_template(data, target: str | None = None, params: dict | None = None,
         reason, inputs = f"tabular_report: {what} from {len(other)} tabular column(s), no free text.", "tabular"
     return Route("tabular_report", task, reason, dict(template="tabular_report", target=t), t, k, inputs, text, by_role)
 
-# %% ../nbs/33_route.ipynb #f2abec7c
+# %% ../nbs/33_route.ipynb #3314bb42
 _IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")   # the extensions insight_nb.images reads
 
 def _image_classes(folder) -> list:
@@ -152,7 +153,7 @@ def image_source(data) -> str | None:
         cls = _image_classes(p)
         return f"image_report: a folder of images in {len(cls)} class subfolders ({_names(cls)})." if len(cls) >= 1 else None
     if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".txt", ".parquet", ".jsonl", ".xlsx"):
-        try: df = load_table(p).head(200)
+        try: df = load_table(p, nrows=200).head(200)   # a delimited file: only its first 200 rows are parsed
         except Exception: return None
         for c in df.columns:
             s = df[c].dropna()

@@ -16,9 +16,9 @@ from .core import SchemaError, TargetError, did_you_mean, esc, fmt_num, html_tab
 
 # %% auto #0
 __all__ = ['ROLES', 'FEATURE_ROLES', 'STRICT_MISSING', 'SOFT_MISSING', 'BOOL_PAIRS', 'POSITIVE_TOKENS', 'TASK_CHOICES',
-           'looks_like_id_name', 'ColumnInfo', 'infer_column', 'value_words', 'TargetInfo', 'target_labels',
-           'target_values', 'label_variants', 'match_class', 'looks_like_regression', 'infer_target',
-           'check_class_counts', 'Schema', 'infer_schema', 'map_values', 'coerce', 'check_frame']
+           'looks_like_id_name', 'ColumnInfo', 'infer_column', 'value_words', 'TargetInfo', 'map_values',
+           'target_labels', 'target_values', 'label_variants', 'match_class', 'looks_like_regression', 'infer_target',
+           'check_class_counts', 'Schema', 'infer_schema', 'coerce', 'check_frame']
 
 # %% ../nbs/02_schema.ipynb #91dd5877
 ROLES = ("target", "numeric", "categorical", "boolean", "datetime", "text", "identifier", "ignored")
@@ -159,7 +159,7 @@ def value_words(info) -> dict | None:
     if not tok or str(tok) in ("1", "True", "1.0"): return None
     return {1: str(tok), 0: next((f for t, f in BOOL_PAIRS if t == str(tok).lower()), f"not {tok}")}
 
-# %% ../nbs/02_schema.ipynb #8ab27c85
+# %% ../nbs/02_schema.ipynb #48e31f6a
 @dataclass
 class TargetInfo:
     "The target column: task, classes (binary: [negative, positive]), positive class, counts."
@@ -174,12 +174,20 @@ class TargetInfo:
 
     def to_dict(self): return asdict(self)
 
+def map_values(s: pd.Series, f) -> pd.Series:
+    """`f` applied to every non-missing value of `s` (an object Series, missing values kept). Strings are mapped once per
+    distinct value (a million-row column of a few categories costs a few calls, not a million)."""
+    x = s.astype(object).where(s.notna())
+    if pd.api.types.infer_dtype(x, skipna=True) not in ("string", "empty"): return x.map(f, na_action="ignore")   # 1 and True hash alike
+    codes, uniq = pd.factorize(x)   # missing: -1, the last slot below
+    return pd.Series(np.array([f(u) for u in uniq] + [np.nan], dtype=object)[codes], index=s.index, dtype=object)
+
 def target_labels(s: pd.Series, label_map: dict | None = None) -> pd.Series:
     "Target values as strings (`1.0` -> `1`, surrounding spaces dropped, `label_map` applied), missing tokens as NaN."
-    out = s.astype(object).where(s.notna())
-    out = out.map(lambda v: v if not isinstance(v, float) or v != v else (str(int(v)) if float(v).is_integer() else str(v)), na_action="ignore")
-    out = out.map(lambda v: str(v).strip(), na_action="ignore")
-    if label_map: out = out.map(lambda v: label_map.get(v, v), na_action="ignore")
+    def label(v):
+        v = str(v).strip() if not isinstance(v, float) else (str(int(v)) if v.is_integer() else str(v))
+        return label_map.get(v, v) if label_map else v
+    out = map_values(s, label)   # once per distinct value: a million-row target of two labels costs two calls
     return out.where(~out.str.lower().isin(STRICT_MISSING)) if len(out.dropna()) else out
 
 def target_values(s: pd.Series) -> pd.Series:
@@ -419,7 +427,7 @@ def infer_schema(df: pd.DataFrame, target: str | None = None, positive_class=Non
         for w in c.warnings: warn(f"{n}: {w}")
     return Schema(cols, tinfo, len(df))
 
-# %% ../nbs/02_schema.ipynb #7654f22d
+# %% ../nbs/02_schema.ipynb #88e04251
 def _bool_tokens(c: ColumnInfo, seen: set) -> tuple[set, set | None]:
     "The lower-case tokens read as 1 and as 0 for the boolean column `c` (0: None when no known pair applies: all but the true token)."
     t = (c.true_token or "").strip().lower() or None
@@ -427,14 +435,6 @@ def _bool_tokens(c: ColumnInfo, seen: set) -> tuple[set, set | None]:
     numeric = pair[0] in ("1", "1.0")
     true = {pair[0]} | ({"1", "1.0"} if numeric else set())
     return true, (None if pair[1] is None else {pair[1]} | ({"0", "0.0"} if numeric else set()))
-
-def map_values(s: pd.Series, f) -> pd.Series:
-    """`f` applied to every non-missing value of `s` (an object Series, missing values kept). Strings are mapped once per
-    distinct value (a million-row column of a few categories costs a few calls, not a million)."""
-    x = s.astype(object).where(s.notna())
-    if pd.api.types.infer_dtype(x, skipna=True) not in ("string", "empty"): return x.map(f, na_action="ignore")   # 1 and True hash alike
-    codes, uniq = pd.factorize(x)   # missing: -1, the last slot below
-    return pd.Series(np.array([f(u) for u in uniq] + [np.nan], dtype=object)[codes], index=s.index, dtype=object)
 
 def _coerce_column(s: pd.Series, c: ColumnInfo) -> pd.Series:
     "One column converted to the dtype its role implies."

@@ -75,9 +75,9 @@ def defined_in(path: Path) -> set:
 
 KERNELS = {"ipc_path", "pinned_kernel_manager_class", "REUSE_TAG", "reuse_cell", "execute_template", "worker_kernel",
            "drop_kernel", "shutdown_kernels", "mark_failure", "describe_failure", "cell_fix"}
-RENDER = {"HTML_TEMPLATE", "_strip_for_html", "render_html", "stage_timings", "cell_stage", "template_stages", "StageProgress"}
+RENDER = {"HTML_TEMPLATE", "_strip_for_html", "render_html", "stage_timings", "cell_stage", "template_stages", "StageProgress", "failed_sections"}
 # what report.py was split into: the steps a report kernel runs, and the cells and templates (report.py re-exports them)
-STEPS = {"best_evaluation", "BusinessThreshold", "business_threshold", "Skipped", "Failed", "section", "show_section", "failed_sections",
+STEPS = {"best_evaluation", "BusinessThreshold", "business_threshold", "Skipped", "Failed", "section", "show_section",
          "report_drivers", "report_segments", "report_targeting", "report_fairness", "ReportContext", "report_findings",
          "insight_metrics", "report_metrics", "write_outputs"}
 CELLS = {"ReportCell", "SETUP_CELL", "REPORT_CELLS", "parameters_source", "new_template", "write_notebook", "TEMPLATES", "TEMPLATE_DIR",
