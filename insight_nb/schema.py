@@ -16,7 +16,7 @@ from .core import SchemaError, TargetError, did_you_mean, esc, fmt_num, html_tab
 
 # %% auto #0
 __all__ = ['ROLES', 'FEATURE_ROLES', 'STRICT_MISSING', 'SOFT_MISSING', 'BOOL_PAIRS', 'POSITIVE_TOKENS', 'TASK_CHOICES',
-           'looks_like_id_name', 'ColumnInfo', 'infer_column', 'value_words', 'TargetInfo', 'map_values',
+           'looks_like_id_name', 'ColumnInfo', 'map_values', 'is_token', 'infer_column', 'value_words', 'TargetInfo',
            'target_labels', 'target_values', 'label_variants', 'match_class', 'looks_like_regression', 'infer_target',
            'check_class_counts', 'Schema', 'infer_schema', 'coerce', 'check_frame']
 
@@ -56,7 +56,19 @@ class ColumnInfo:
 
     def to_dict(self): return asdict(self)
 
-# %% ../nbs/02_schema.ipynb #a0483787
+# %% ../nbs/02_schema.ipynb #6a08a201
+def map_values(s: pd.Series, f) -> pd.Series:
+    """`f` applied to every non-missing value of `s` (an object Series, missing values kept). Strings are mapped once per
+    distinct value (a million-row column of a few categories costs a few calls, not a million)."""
+    x = s.astype(object).where(s.notna())
+    if pd.api.types.infer_dtype(x, skipna=True) not in ("string", "empty"): return x.map(f, na_action="ignore")   # 1 and True hash alike
+    codes, uniq = pd.factorize(x)   # missing: -1, the last slot below
+    return pd.Series(np.array([f(u) for u in uniq] + [np.nan], dtype=object)[codes], index=s.index, dtype=object)
+
+def is_token(s: pd.Series, tokens) -> pd.Series:
+    "Whether each value of `s`, stripped and lower-cased, is one of `tokens` (False where missing), decided once per distinct value."
+    return map_values(s, lambda v: str(v).strip().lower() in tokens).eq(True)
+
 def _as_text(s: pd.Series) -> pd.Series:
     "Non-null values of an object/string column as stripped Python strings."
     return s.dropna().astype(str).str.strip()
@@ -79,7 +91,7 @@ def _numeric_info(name, s: pd.Series) -> ColumnInfo:
     if x.dtype.kind == "f" and np.isinf(x).any(): info.warnings.append(f"{int(np.isinf(x).sum())} infinite values read as missing")
     return info
 
-# %% ../nbs/02_schema.ipynb #506a75e9
+# %% ../nbs/02_schema.ipynb #9211c7ca
 def _bool_pair(values: set) -> tuple[str, str] | None:
     "The (true, false) tokens if `values` (lower-case) form a known boolean pair."
     for t, f in BOOL_PAIRS:
@@ -89,14 +101,14 @@ def _bool_pair(values: set) -> tuple[str, str] | None:
 def _string_info(name, s: pd.Series, text_min_words: float) -> ColumnInfo:
     "Role of a text-typed column: numbers-as-text, booleans, dates, identifiers, free text or categories."
     raw = s.dropna()
-    txt = raw.astype(str).str.strip()
+    txt = map_values(raw, lambda v: str(v).strip())   # once per distinct value: a million-row column of categories costs a few calls
     probe = txt.iloc[:: max(1, len(txt) // 2000)]   # about 2,000 evenly spaced values: words are not parsed a million times
     probe = probe[~probe.str.lower().isin(STRICT_MISSING | SOFT_MISSING)]
     words = len(probe) and pd.to_numeric(probe, errors="coerce").notna().mean() < 0.5   # the rule below needs 95% numbers
     num = pd.to_numeric(txt.iloc[:0] if words else txt, errors="coerce").reindex(txt.index)
     if len(num) and num.notna().all():   # every cell a number (no missing token parses as one): decided in one pass, as below would
         return _numeric_info(name, num.reindex(s.index))
-    low = txt.str.lower()
+    low = map_values(txt, lambda v: v.lower())
     strict = low.isin(STRICT_MISSING)
     soft = low.isin(SOFT_MISSING) & ~strict
     rest, n = txt[~strict], len(s)
@@ -159,7 +171,7 @@ def value_words(info) -> dict | None:
     if not tok or str(tok) in ("1", "True", "1.0"): return None
     return {1: str(tok), 0: next((f for t, f in BOOL_PAIRS if t == str(tok).lower()), f"not {tok}")}
 
-# %% ../nbs/02_schema.ipynb #48e31f6a
+# %% ../nbs/02_schema.ipynb #813efd14
 @dataclass
 class TargetInfo:
     "The target column: task, classes (binary: [negative, positive]), positive class, counts."
@@ -173,14 +185,6 @@ class TargetInfo:
     reason: str = ""                               # why this task, in one sentence a user reads
 
     def to_dict(self): return asdict(self)
-
-def map_values(s: pd.Series, f) -> pd.Series:
-    """`f` applied to every non-missing value of `s` (an object Series, missing values kept). Strings are mapped once per
-    distinct value (a million-row column of a few categories costs a few calls, not a million)."""
-    x = s.astype(object).where(s.notna())
-    if pd.api.types.infer_dtype(x, skipna=True) not in ("string", "empty"): return x.map(f, na_action="ignore")   # 1 and True hash alike
-    codes, uniq = pd.factorize(x)   # missing: -1, the last slot below
-    return pd.Series(np.array([f(u) for u in uniq] + [np.nan], dtype=object)[codes], index=s.index, dtype=object)
 
 def target_labels(s: pd.Series, label_map: dict | None = None) -> pd.Series:
     "Target values as strings (`1.0` -> `1`, surrounding spaces dropped, `label_map` applied), missing tokens as NaN."
@@ -427,7 +431,7 @@ def infer_schema(df: pd.DataFrame, target: str | None = None, positive_class=Non
         for w in c.warnings: warn(f"{n}: {w}")
     return Schema(cols, tinfo, len(df))
 
-# %% ../nbs/02_schema.ipynb #88e04251
+# %% ../nbs/02_schema.ipynb #aa954381
 def _bool_tokens(c: ColumnInfo, seen: set) -> tuple[set, set | None]:
     "The lower-case tokens read as 1 and as 0 for the boolean column `c` (0: None when no known pair applies: all but the true token)."
     t = (c.true_token or "").strip().lower() or None
@@ -454,7 +458,7 @@ def _coerce_column(s: pd.Series, c: ColumnInfo) -> pd.Series:
         return x.dt.tz_localize(None)
     if c.role in ("categorical", "text", "identifier"):
         out = map_values(s, lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
-        return out.where(~out.str.strip().str.lower().isin(STRICT_MISSING)).astype(object) if out.notna().any() else out.astype(object)
+        return out.where(~is_token(out, STRICT_MISSING)).astype(object) if out.notna().any() else out.astype(object)
     return s
 
 def coerce(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
@@ -470,7 +474,7 @@ def coerce(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 
 
 
-# %% ../nbs/02_schema.ipynb #eb5bff37
+# %% ../nbs/02_schema.ipynb #3455f7c0
 def check_frame(df: pd.DataFrame, schema: Schema, max_bad_share: float = 0.05) -> list:
     "Check `df` against a training `schema`: errors for missing columns or type changes; returns warnings."
     missing = [c for c in schema.features if c not in df.columns]
@@ -480,7 +484,7 @@ def check_frame(df: pd.DataFrame, schema: Schema, max_bad_share: float = 0.05) -
     msgs = []
     for name in schema.by_role("numeric", "boolean", "datetime"):
         c, s = schema.columns[name], df[name]
-        present = s.notna() & ~s.astype(str).str.strip().str.lower().isin(STRICT_MISSING | SOFT_MISSING)
+        present = s.notna() & ~is_token(s, STRICT_MISSING | SOFT_MISSING)
         bad = present & _coerce_column(s, c).isna()
         if present.sum() and bad.mean() > max_bad_share:
             ex = s[bad].astype(str).iloc[:3].tolist()
