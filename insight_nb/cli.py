@@ -19,8 +19,8 @@ from .core import InsightError, InsightWarning
 from .publish import check_early, check_out, check_writable, default_out, package_versions, publish_dir, staging_dir, write_json
 
 # %% auto #0
-__all__ = ['COMMANDS', 'FORCE_ARG', 'PROFILE_FILES', 'subcommand', 'UsageError', 'positive', 'build_parser', 'profile_options',
-           'run_profile', 'params_help', 'Terminated', 'main']
+__all__ = ['COMMANDS', 'FORCE_ARG', 'PROFILE_FILES', 'SLOW_UNUSED_MODULES', 'subcommand', 'UsageError', 'positive',
+           'build_parser', 'profile_options', 'run_profile', 'params_help', 'Terminated', 'main']
 
 # %% ../nbs/90_cli.ipynb #71b477c3
 COMMANDS: dict = {}
@@ -345,7 +345,7 @@ def _sweep_cmd(ns) -> int:
     print(f"sweep: {res.n_ok} ok, {res.n_partial} partial, {res.n_failed} failed in {res.index['seconds']:.1f} s: {res.index_html}")
     return {"ok": 0, "partial": 3, "failed": 1}[res.status]  # a failed run outweighs a partial one
 
-# %% ../nbs/90_cli.ipynb #d588ce83
+# %% ../nbs/90_cli.ipynb #ab3e8787
 class Terminated(KeyboardInterrupt):
     "SIGTERM, handled like Ctrl-C: the run stops, earlier output stays, a failed run is recorded."
 
@@ -362,11 +362,17 @@ def _interrupt(signum, frame):
     _quiet_shutdown()
     raise KeyboardInterrupt()
 
+# Modules a command never uses that its libraries import on the way, for seconds, marked absent in the command's own process:
+# - jsonschema (under nbformat, papermill and nbconvert) imports rfc3987_syntax when it is installed, which compiles 39
+#   grammars (2 s of every command's start) for an 'iri' string-format check that nothing here asks for;
+# - skops builds its trusted types from scikit-learn's estimator list when a saved model is loaded, and listing them walks
+#   every scikit-learn package, importing torch and dask.array through array_api_compat's wrappers (3 s of `insight-nb
+#   score` and `monitor`); those wrappers serve scikit-learn's array API dispatch, which insight_nb never turns on.
+SLOW_UNUSED_MODULES = ("rfc3987_syntax", "sklearn.externals.array_api_compat.torch", "sklearn.externals.array_api_compat.dask")
+
 def _skip_slow_imports() -> None:
-    """jsonschema (under nbformat, papermill and nbconvert) imports `rfc3987_syntax` when it is installed, which compiles
-    39 grammars: about 2 s of every command's start, for an 'iri' string-format check that nothing here asks for. In the
-    command's own process only, that module is marked absent: jsonschema then leaves out that one format check."""
-    sys.modules.setdefault("rfc3987_syntax", None)
+    "Mark `SLOW_UNUSED_MODULES` absent in this process (an import of one raises ImportError, which their importers expect)."
+    for m in SLOW_UNUSED_MODULES: sys.modules.setdefault(m, None)
 
 def main(argv=None) -> int:
     "The `insight-nb` console command."
