@@ -313,7 +313,7 @@ _SKLEARN_BATCH = {skm.roc_auc_score: "roc_auc", skm.average_precision_score: "pr
                   skm.balanced_accuracy_score: "balanced_accuracy", skm.root_mean_squared_error: "rmse",
                   skm.mean_absolute_error: "mae", skm.r2_score: "r2", skm.mean_absolute_percentage_error: "mape"}
 
-# %% ../nbs/21_metrics.ipynb #a469d194
+# %% ../nbs/21_metrics.ipynb #cbba6755
 def _resample_chunks(strata: np.ndarray, n_boot: int, seed: int, stratified: bool, max_cells: int = 2_000_000):
     "Yield index arrays (chunk, n) of bootstrap resamples, generated vectorized and chunked to bound memory."
     rng, n = np.random.default_rng(seed), len(strata)
@@ -393,24 +393,22 @@ def bootstrap_cis(y_true, scores: dict, n_boot: int = 1000, alpha: float = 0.05,
             raise EvaluationError(f"{n_!r} is a regression metric: stratifying by a numeric target would keep every row "
                                   "in place", "bootstrap_ci(stratified=...)", "leave stratified unset (or False).")
         strat[n_] = (not regression and not _continuous(y)) if stratified is None else bool(stratified)
-    enc, shared = {}, {}
-    for n_ in names:   # ROC and PR AUC of the same scores: one encoding, one set of tie groups and counts
-        k = ("ranking" if n_ in RANKING_FROM_TIES else n_, id(scores[n_]))
-        if k not in shared: shared[k] = _encode_for_batch(n_, y, np.asarray(scores[n_]))
-        enc[n_] = shared[k]
+    # ROC and PR AUC of the same scores share one encoding, one set of tie groups and, per chunk, one set of counts
+    key = {n_: ("ranking" if n_ in RANKING_FROM_TIES else n_, id(scores[n_])) for n_ in names}
+    enc = {k: _encode_for_batch(n_, y, np.asarray(scores[n_])) for n_, k in key.items()}
+    groups = {key[n_]: _tie_groups(enc[key[n_]][1]) for n_ in names if n_ in RANKING_FROM_TIES}
     codes = np.unique(y, return_inverse=True)[1].ravel() if y.ndim == 1 else None
-    groups = {id(enc[n_][1]): _tie_groups(enc[n_][1]) for n_ in names if n_ in RANKING_FROM_TIES}
     out = {}
     for st_ in dict.fromkeys(strat.values()):         # one pass over the resamples per stratification
         todo, stats = [n_ for n_ in names if strat[n_] == st_], {n_: [] for n_ in names if strat[n_] == st_}
         for idx in _resample_chunks(y, n_boot, seed, st_):
             W, ties, lacks = None, {}, None
             for n_ in todo:
-                yb, sb = enc[n_]
+                k = key[n_]
+                yb, sb = enc[k]
                 if n_ in RANKING_FROM_TIES:
-                    key = (id(yb), id(sb))          # ROC and PR AUC of the same scores share the counts
-                    if key not in ties: ties[key] = _ties_from_rows(idx, yb, groups[id(sb)])
-                    v = RANKING_FROM_TIES[n_](*ties[key])
+                    if k not in ties: ties[k] = _ties_from_rows(idx, yb, groups[k])
+                    v = RANKING_FROM_TIES[n_](*ties[k])
                 else:
                     if W is None:
                         b, n = idx.shape[0], len(y)
