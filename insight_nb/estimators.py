@@ -14,26 +14,45 @@ import pandas as pd
 from .core import InsightError
 
 # %% auto #0
-__all__ = ['sklearn_preprocessor', 'is_regression', 'tree_preprocessor', 'sklearn_reference', 'fit_estimator', 'positive_proba',
-           'tfidf_logreg']
+__all__ = ['SPLINE_KNOTS', 'SPLINE_DEGREE', 'SPLINE_MIN_UNIQUE', 'SPLINE_ROWS_PER_COLUMN', 'spline_columns',
+           'sklearn_preprocessor', 'is_regression', 'tree_preprocessor', 'sklearn_reference', 'fit_estimator',
+           'positive_proba', 'tfidf_logreg']
 
-# %% ../nbs/15_estimators.ipynb #f7f76421
+# %% ../nbs/15_estimators.ipynb #dabf2b11
 def _to_days(X):
     "Datetime columns as float days (NaT stays NaN)."
     X = pd.DataFrame(X)
     return np.column_stack([(pd.to_datetime(X[c]).astype("int64").where(X[c].notna()) / 8.64e13).astype(float) for c in X.columns])
 
-def sklearn_preprocessor(schema, columns=None):
-    "A ColumnTransformer built from the schema's roles."
+# a linear model's numbers through a cubic spline basis (scikit-learn's SplineTransformer defaults: 5 knots, degree 3, so
+# 7 columns per number), knots at quantiles, linear beyond the training range
+SPLINE_KNOTS, SPLINE_DEGREE = 5, 3
+SPLINE_MIN_UNIQUE = 10        # a number with fewer distinct values (a count, a 0/1 flag) stays one column
+SPLINE_ROWS_PER_COLUMN = 10   # splines only when the table has this many rows per spline column they add
+
+def spline_columns(schema, num: list) -> list:
+    """The numeric columns of `num` that a linear model sees through a spline basis (`sklearn_preprocessor(splines=True)`):
+    those with at least `SPLINE_MIN_UNIQUE` distinct values, and only when the table (`schema.n_rows`) has at least
+    `SPLINE_ROWS_PER_COLUMN` rows per column the bases make; otherwise none (a wide or small table keeps one column per number)."""
+    cand = [c for c in num if c in schema.columns and schema.columns[c].role == "numeric" and schema.columns[c].n_unique >= SPLINE_MIN_UNIQUE]
+    return cand if len(cand) * (SPLINE_KNOTS + SPLINE_DEGREE - 1) * SPLINE_ROWS_PER_COLUMN <= schema.n_rows else []
+
+def sklearn_preprocessor(schema, columns=None, splines: bool = False):
+    """A ColumnTransformer built from the schema's roles. `splines`: the numbers of `spline_columns` go through a cubic spline
+    basis (median-imputed, then `SplineTransformer`, then standardized), so a linear model can follow a curved effect."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, SplineTransformer, StandardScaler
     cols = set(columns) if columns is not None else None
     keep = lambda names: [n for n in names if cols is None or n in cols]
     num, cat, dt = keep(schema.by_role("numeric", "boolean")), keep(schema.by_role("categorical")), keep(schema.by_role("datetime"))
+    curved = spline_columns(schema, num) if splines else []
+    num = [c for c in num if c not in curved]
     parts = []
     if num: parts.append(("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num))
+    if curved: parts.append(("spline", make_pipeline(SimpleImputer(strategy="median"), SplineTransformer(
+        n_knots=SPLINE_KNOTS, degree=SPLINE_DEGREE, knots="quantile", extrapolation="linear"), StandardScaler()), curved))
     if cat: parts.append(("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"),
                                                OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False)), cat))
     if dt: parts.append(("dt", make_pipeline(FunctionTransformer(_to_days), SimpleImputer(strategy="median"), StandardScaler()), dt))
@@ -139,7 +158,7 @@ def sklearn_reference(name: str, schema, seed: int = 0, columns=None, log_target
     if name == "hgb":   # native categories: one-hot columns cost gradient boosting accuracy (ames CV R² 0.901 -> 0.907) and time
         pre, cat_mask = tree_preprocessor(schema, columns)
         pipe = make_pipeline(pre, models[name]().set_params(categorical_features=cat_mask))
-    else: pipe = make_pipeline(sklearn_preprocessor(schema, columns), models[name]())
+    else: pipe = make_pipeline(sklearn_preprocessor(schema, columns, splines=True), models[name]())
     return _log_target_pipeline()(pipe.steps, log_target=log_target) if reg else pipe
 
 # %% ../nbs/15_estimators.ipynb #ac116d64
