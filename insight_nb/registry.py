@@ -101,10 +101,10 @@ def _finetune(schema, seed):
     from insight_nb.text import TextFineTune
     return TextFineTune(seed=seed)
 
-register_model("sk_logreg", _sk("logreg"), doc="scikit-learn LogisticRegression on the reference preprocessing")
+register_model("sk_logreg", _sk("logreg"), doc="scikit-learn LogisticRegression on the reference preprocessing (numbers through spline bases, see sklearn_preprocessor)")
 register_model("sk_hgb", _sk("hgb"), doc="scikit-learn HistGradientBoostingClassifier (a regression target: HistGradientBoostingRegressor) on the reference preprocessing",
                tasks=TASKS)
-register_model("sk_ridge", _sk("ridge"), doc="scikit-learn Ridge regression on the reference preprocessing", tasks=("regression",))
+register_model("sk_ridge", _sk("ridge"), doc="scikit-learn Ridge regression on the reference preprocessing (numbers through spline bases, see sklearn_preprocessor)", tasks=("regression",))
 register_model("torch_logreg", _torch("logreg"), doc="TorchTabularClassifier(model='logreg')")
 register_model("torch_mlp", _torch("mlp"), doc="TorchTabularClassifier(model='mlp') (a regression target: TorchTabularRegressor(model='mlp'))", tasks=TASKS)
 register_model("sk_tfidf_logreg", _tfidf, default=False, kind="text", doc="TF-IDF of the text columns into a logistic regression")
