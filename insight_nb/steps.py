@@ -446,7 +446,7 @@ def report_findings(recipe: Recipe | None = None, ds=None, board=None, *results)
 
 
 
-# %% ../nbs/40_steps.ipynb #fb399b68
+# %% ../nbs/40_steps.ipynb #e8d07b54
 def _extra_test_metrics(ev) -> dict:
     "Metrics every report has: macro F1 for binary tasks too."
     if getattr(ev, "task", None) != "binary": return {}
@@ -557,7 +557,9 @@ def save_report_model(board, ds, threshold=None, targeting=None, out_dir=".", re
     if ds.task == "regression": got, want = out, ev.pred
     else:
         order = [list(map(str, loaded.pipeline_["classes"])).index(str(c)) for c in ds.classes]
-        got, want = (out[:, order][:, 1] if len(ds.classes) == 2 else out[:, order]), ev.proba
+        got, want = out[:, order], ev.proba
+        # binary: the positive column as given; multiclass: each row renormalised as `evaluate` does (a float32 softmax sums to 1 ± 1e-7)
+        got = got[:, 1] if len(ds.classes) == 2 else got / got.sum(1, keepdims=True)
     diff = float(np.max(np.abs(np.asarray(got, float) - np.asarray(want, float)))) if len(want) else 0.0
     # a text model's test probabilities in the report came from embeddings computed while comparing; the same texts embedded
     # again in other batches differ in float32 rounding (~1e-7), so text kinds are held to 1e-6 (the loaded model itself is exact)
