@@ -5,7 +5,7 @@ For each table the report's recipe defaults are used (`Recipe(source, target)`: 
 split, 5-fold shuffled KFold on the other rows, 90% split-conformal intervals), `prepare` is called as the report
 template calls it, and `insight_nb.compare.compare` runs every candidate under that one protocol:
 - the default regression models (`insight_nb.registry.default_models("regression")`), marked `default`;
-- the other `log_target` setting of each of them (the measurement behind the default choice), marked `variant`;
+- the other `log_target` setting of each of them that has one (the measurement behind the default choice), marked `variant`;
 - two scikit-learn references built here from scikit-learn alone, by schema role: HistGradientBoostingRegressor with
   native categoricals (OrdinalEncoder, numeric as they are, datetime as days) and Ridge(alpha=1) on one-hot categories
   (median-imputed, standardized numbers), marked `reference`.
@@ -76,13 +76,14 @@ def ridge_reference(schema, seed: int = 0):
 
 def candidates() -> dict:
     "`{label: (kind, make)}`: the default regression models, the other log_target setting of each, the two references."
-    from insight_nb.registry import default_models, model_label, model_maker, model_spec
+    from insight_nb.registry import default_models, model_label, model_maker, model_params, model_spec
     out = {}
     for item in default_models("regression"):
         name, params = model_spec(item)
         out[model_label(name, params)] = ("default", model_maker(item))
     for item in default_models("regression"):
         name, params = model_spec(item)
+        if "log_target" not in model_params(name): continue   # sk_blend: its members choose their own scale ('auto')
         for lt in LOG_CHOICES:
             p = {k: v for k, v in params.items() if k != "log_target"} | ({"log_target": lt} if lt is not False else {})
             label = model_label(name, p)

@@ -31,7 +31,7 @@ __all__ = ['FORMAT', 'WEIGHTS', 'PIPELINE', 'SKOPS', 'MODEL_DIR', 'HEAD', 'PCA_F
            'predict_rows', 'linear_groups', 'contributions', 'reason_codes', 'rank_and_plan', 'score', 'iter_rows',
            'write_csv_atomic', 'score_to_csv']
 
-# %% ../nbs/32_artifact.ipynb #50e21daa
+# %% ../nbs/32_artifact.ipynb #505a768d
 FORMAT = "insight_nb.model/1"
 WEIGHTS, PIPELINE, SKOPS, MODEL_DIR = "model.safetensors", "pipeline.json", "model.skops", "model"
 HEAD, PCA_FILE = "head.safetensors", "text_pca.safetensors"   # a text model's classifier head, a fusion model's PCA of the embeddings
@@ -43,6 +43,8 @@ TRUSTED_TYPES = ("numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predic
                  "functools.partial", "sklearn.utils.validation.check_array",
                  # a linear model's spline bases (SplineTransformer): scipy's BSpline, whose state is its knots and coefficients
                  "scipy.interpolate._bsplines.BSpline",
+                 # sk_blend's VotingRegressor keeps its fitted members in a Bunch (a dict)
+                 "sklearn.utils._bunch.Bunch",
                  "insight_nb.estimators.LogTargetPipeline", "insight_nb.estimators._to_days", "insight_nb.estimators._text_column")
 # ... and BSpline's reference to its array namespace's `asarray`, whose module path differs between scipy versions
 _TRUSTED_FUNCTION = re.compile(r"scipy\._lib\.array_api_compat\.[a-z_.]+\.asarray")

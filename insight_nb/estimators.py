@@ -15,10 +15,10 @@ from .core import InsightError
 
 # %% auto #0
 __all__ = ['SPLINE_KNOTS', 'SPLINE_DEGREE', 'SPLINE_MIN_UNIQUE', 'SPLINE_ROWS_PER_COLUMN', 'spline_columns',
-           'sklearn_preprocessor', 'is_regression', 'tree_preprocessor', 'sklearn_reference', 'fit_estimator',
-           'positive_proba', 'tfidf_logreg']
+           'sklearn_preprocessor', 'is_regression', 'tree_preprocessor', 'sklearn_reference', 'blend_regressor',
+           'fit_estimator', 'positive_proba', 'tfidf_logreg']
 
-# %% ../nbs/15_estimators.ipynb #dabf2b11
+# %% ../nbs/15_estimators.ipynb #678170d7
 def _to_days(X):
     "Datetime columns as float days (NaT stays NaN)."
     X = pd.DataFrame(X)
@@ -160,6 +160,21 @@ def sklearn_reference(name: str, schema, seed: int = 0, columns=None, log_target
         pipe = make_pipeline(pre, models[name]().set_params(categorical_features=cat_mask))
     else: pipe = make_pipeline(sklearn_preprocessor(schema, columns, splines=True), models[name]())
     return _log_target_pipeline()(pipe.steps, log_target=log_target) if reg else pipe
+
+def blend_regressor(schema, seed: int = 0, columns=None, log_target="auto"):
+    """The average of the two scikit-learn regressors, the spline ridge and gradient boosting (`sklearn_reference`), each
+    fitted on its own scale (`log_target`, default 'auto': the log of a skewed positive target, each member clipped to the
+    training range before averaging): a `Pipeline` of one `VotingRegressor` (equal weights, nothing learned from the
+    folds), so it is saved, loaded and scored like any scikit-learn pipeline. The straight-line member extrapolates and
+    smooths where the trees are coarse, the trees catch the interactions the linear one misses. A member's scale is the
+    parameter `blend__ridge__log_target` / `blend__hgb__log_target`."""
+    from sklearn.ensemble import VotingRegressor
+    from sklearn.pipeline import Pipeline
+    if not is_regression(schema):
+        raise InsightError("sk_blend averages two regressors, and the target has classes (classification).", where="blend_regressor",
+                           fix="use sk_logreg or sk_hgb for a classification target.")
+    members = [(n, sklearn_reference(n, schema, seed, columns, log_target=log_target)) for n in ("ridge", "hgb")]
+    return Pipeline([("blend", VotingRegressor(members))])
 
 # %% ../nbs/15_estimators.ipynb #ac116d64
 def fit_estimator(est, X: pd.DataFrame, y, schema):

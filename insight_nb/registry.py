@@ -55,12 +55,16 @@ def register_model(name: str, factory: Callable, *, default: bool = True, kind: 
     MODELS[name] = ModelEntry(name, factory, default, kind, doc, source, tasks)
     return MODELS[name]
 
-# %% ../nbs/19_registry.ipynb #41fa68aa
+# %% ../nbs/19_registry.ipynb #3a5a2d5d
 def _sk(which: str):
     def factory(schema, seed):
         from insight_nb.estimators import sklearn_reference
         return sklearn_reference(which, schema, seed)
     return factory
+
+def _blend(schema, seed):
+    from insight_nb.estimators import blend_regressor
+    return blend_regressor(schema, seed)
 
 def _is_regression(schema) -> bool:
     return getattr(getattr(schema, "target", None), "task", None) == "regression"
@@ -105,6 +109,8 @@ register_model("sk_logreg", _sk("logreg"), doc="scikit-learn LogisticRegression 
 register_model("sk_hgb", _sk("hgb"), doc="scikit-learn HistGradientBoostingClassifier (a regression target: HistGradientBoostingRegressor) on the reference preprocessing",
                tasks=TASKS)
 register_model("sk_ridge", _sk("ridge"), doc="scikit-learn Ridge regression on the reference preprocessing (numbers through spline bases, see sklearn_preprocessor)", tasks=("regression",))
+register_model("sk_blend", _blend, doc="the average of sk_ridge and sk_hgb, each on the log scale of a skewed positive target (blend_regressor)",
+               tasks=("regression",))
 register_model("torch_logreg", _torch("logreg"), doc="TorchTabularClassifier(model='logreg')")
 register_model("torch_mlp", _torch("mlp"), doc="TorchTabularClassifier(model='mlp') (a regression target: TorchTabularRegressor(model='mlp'))", tasks=TASKS)
 register_model("sk_tfidf_logreg", _tfidf, default=False, kind="text", doc="TF-IDF of the text columns into a logistic regression")
@@ -136,7 +142,7 @@ def _load_plugin(name: str) -> ModelEntry | None:
     if isinstance(obj, ModelEntry): return register_model(name, obj.factory, default=obj.default, kind=obj.kind, doc=obj.doc, source=dist, tasks=obj.tasks)
     return register_model(name, obj, default=False, doc=getattr(obj, "__doc__", "") or "", source=dist)
 
-# %% ../nbs/19_registry.ipynb #a6b95df1
+# %% ../nbs/19_registry.ipynb #e4720445
 def model_names(default_only: bool = False, task: str | None = None) -> list:
     """Registered model names (default ones only, or every one plus the installed plug-ins' names); with `task`, only the
     registered models that can do it. The default ones without `task` are those of classification (what they always were)."""
@@ -144,7 +150,7 @@ def model_names(default_only: bool = False, task: str | None = None) -> list:
     if task is not None: return [n for n, e in MODELS.items() if e.fits(task)]
     return list(MODELS) + [n for n in plugin_names() if n not in MODELS]
 
-DEFAULT_MODELS = {"classification": ("sk_logreg", "sk_hgb", "torch_mlp"), "regression": ("sk_ridge", "sk_hgb", "torch_mlp")}
+DEFAULT_MODELS = {"classification": ("sk_logreg", "sk_hgb", "torch_mlp"), "regression": ("sk_ridge", "sk_hgb", "torch_mlp", "sk_blend")}
 
 def default_models(task: str | None = None) -> list:
     "The models a report compares when none are named: `DEFAULT_MODELS` of regression, or of classification (any other task)."

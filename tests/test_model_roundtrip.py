@@ -15,7 +15,7 @@ from insight_nb.artifact import PIPELINE, SKOPS, WEIGHTS, load_model, predict_ro
 from insight_nb.core import InsightError
 from insight_nb.publish import MARKER, record_files, sha256_file
 
-KINDS = ["sk_logreg", "sk_hgb", "torch_mlp", "reg_sk_ridge", "reg_sk_hgb", "reg_torch_mlp"]
+KINDS = ["sk_logreg", "sk_hgb", "torch_mlp", "reg_sk_ridge", "reg_sk_hgb", "reg_torch_mlp", "reg_sk_blend"]
 
 
 @pytest.fixture(scope="module")

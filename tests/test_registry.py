@@ -277,15 +277,15 @@ def test_a_classifier_is_refused_for_a_regression_target_naming_the_regressors(r
     assert regression_ds.task == "regression"
     with pytest.raises(InsightError) as e: registry.check_models(["sk_logreg"], task=regression_ds.task)
     m = str(e.value)
-    assert "sk_logreg does not predict numbers; for regression use sk_ridge, sk_hgb or torch_mlp" in m and "sk_ridge" in e.value.fix
+    assert "sk_logreg does not predict numbers; for regression use sk_ridge, sk_hgb, torch_mlp or sk_blend" in m and "sk_ridge" in e.value.fix
     for name in ("torch_logreg", "sk_tfidf_logreg", "text_embed_mlp"):
         with pytest.raises(InsightError, match=f"{name} does not predict numbers"): registry.check_models([name], task="regression")
     with pytest.raises(InsightError, match="sk_ridge does not predict two classes"): registry.check_models(["sk_ridge"], task="binary")
-    assert registry.check_models(registry.default_models("regression"), task="regression") == [(n, {}) for n in ["sk_ridge", "sk_hgb", "torch_mlp"]]
+    assert registry.check_models(registry.default_models("regression"), task="regression") == [(n, {}) for n in ["sk_ridge", "sk_hgb", "torch_mlp", "sk_blend"]]
     assert registry.default_models("binary") == registry.default_models("multiclass") == ["sk_logreg", "sk_hgb", "torch_mlp"]
 
 
-@pytest.mark.parametrize("name", ["sk_ridge", "sk_hgb"])
+@pytest.mark.parametrize("name", ["sk_ridge", "sk_hgb", "sk_blend"])
 def test_sklearn_regressors_fit_and_predict(regression_ds, name):
     from sklearn.metrics import r2_score
     from insight_nb.estimators import fit_estimator
@@ -295,8 +295,10 @@ def test_sklearn_regressors_fit_and_predict(regression_ds, name):
     pred = est.predict(ds.X.iloc[220:])
     assert pred.dtype.kind == "f" and pred.shape == (80,)
     assert r2_score(ds.y.iloc[220:], pred) > 0.8
-    assert registry.make_model({name: {"alpha": 3.0} if name == "sk_ridge" else {"max_iter": 20}}, ds.schema).get_params()[
-        "ridge__alpha" if name == "sk_ridge" else "histgradientboostingregressor__max_iter"] == (3.0 if name == "sk_ridge" else 20)
+    key, value = {"sk_ridge": ("ridge__alpha", 3.0), "sk_hgb": ("histgradientboostingregressor__max_iter", 20),
+                  "sk_blend": ("blend__hgb__histgradientboostingregressor__max_iter", 20)}[name]   # settings as data, nested for the blend
+    short = {"ridge__alpha": "alpha", "histgradientboostingregressor__max_iter": "max_iter"}.get(key, key)
+    assert registry.make_model({name: {short: value}}, ds.schema).get_params()[key] == value
 
 
 def test_torch_mlp_is_a_regressor_on_a_regression_target(regression_ds, telco_ds):

@@ -60,4 +60,4 @@ def test_a_three_value_whole_number_target_is_classification(linear_csv):
     s = resolve_report(str(linear_csv), "y3", params=["models=[sk_logreg]"])
     assert (s.template.stem, s.route["template"], s.route["task"]) == ("tabular_report", "tabular_report", "multiclass")
     s = resolve_report(str(linear_csv), "y")
-    assert (s.template.stem, s.route["task"], s.params["models"]) == ("regression_report", "regression", ["sk_ridge", "sk_hgb", "torch_mlp"])
+    assert (s.template.stem, s.route["task"], s.params["models"]) == ("regression_report", "regression", ["sk_ridge", "sk_hgb", "torch_mlp", "sk_blend"])
