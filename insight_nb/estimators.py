@@ -14,11 +14,11 @@ import pandas as pd
 from .core import InsightError
 
 # %% auto #0
-__all__ = ['SPLINE_KNOTS', 'SPLINE_DEGREE', 'SPLINE_MIN_UNIQUE', 'SPLINE_ROWS_PER_COLUMN', 'spline_columns',
+__all__ = ['SPLINE_KNOTS', 'SPLINE_DEGREE', 'SPLINE_MIN_UNIQUE', 'SPLINE_CASES_PER_COLUMN', 'spline_cases', 'spline_columns',
            'sklearn_preprocessor', 'is_regression', 'tree_preprocessor', 'sklearn_reference', 'blend_regressor',
            'fit_estimator', 'positive_proba', 'tfidf_logreg']
 
-# %% ../nbs/15_estimators.ipynb #678170d7
+# %% ../nbs/15_estimators.ipynb #40e441ad
 def _to_days(X):
     "Datetime columns as float days (NaT stays NaN)."
     X = pd.DataFrame(X)
@@ -28,14 +28,23 @@ def _to_days(X):
 # 7 columns per number), knots at quantiles, linear beyond the training range
 SPLINE_KNOTS, SPLINE_DEGREE = 5, 3
 SPLINE_MIN_UNIQUE = 10        # a number with fewer distinct values (a count, a 0/1 flag) stays one column
-SPLINE_ROWS_PER_COLUMN = 10   # splines only when the table has this many rows per spline column they add
+# splines only with this many cases per spline column they add: rows of a regression, rows of the rarest class of a
+# classification (the events-per-variable rule of thumb: a logistic model learns from its rarer outcome)
+SPLINE_CASES_PER_COLUMN = 10
+
+def spline_cases(schema) -> int:
+    "What the spline rule counts: the rows of the table (`schema.n_rows`), or of the rarest target class of a classification."
+    t = getattr(schema, "target", None)
+    counts = getattr(t, "counts", None) if getattr(t, "task", None) != "regression" else None
+    return int(min(counts.values())) if counts else int(schema.n_rows)
 
 def spline_columns(schema, num: list) -> list:
     """The numeric columns of `num` that a linear model sees through a spline basis (`sklearn_preprocessor(splines=True)`):
-    those with at least `SPLINE_MIN_UNIQUE` distinct values, and only when the table (`schema.n_rows`) has at least
-    `SPLINE_ROWS_PER_COLUMN` rows per column the bases make; otherwise none (a wide or small table keeps one column per number)."""
+    those with at least `SPLINE_MIN_UNIQUE` distinct values, and only when there are `SPLINE_CASES_PER_COLUMN` cases
+    (`spline_cases`) per column the bases make; otherwise none (a wide table, or few cases of the rarer class, keeps one
+    column per number)."""
     cand = [c for c in num if c in schema.columns and schema.columns[c].role == "numeric" and schema.columns[c].n_unique >= SPLINE_MIN_UNIQUE]
-    return cand if len(cand) * (SPLINE_KNOTS + SPLINE_DEGREE - 1) * SPLINE_ROWS_PER_COLUMN <= schema.n_rows else []
+    return cand if len(cand) * (SPLINE_KNOTS + SPLINE_DEGREE - 1) * SPLINE_CASES_PER_COLUMN <= spline_cases(schema) else []
 
 def sklearn_preprocessor(schema, columns=None, splines: bool = False):
     """A ColumnTransformer built from the schema's roles. `splines`: the numbers of `spline_columns` go through a cubic spline
