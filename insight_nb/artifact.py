@@ -87,7 +87,7 @@ def model_kind(model) -> str:
     if (mod.startswith("sklearn.") or name == "LogTargetPipeline") and isinstance(steps, list) and steps:
         if all(type(s).__module__.startswith("sklearn.") for _, s in steps): return "sklearn"
     raise InsightError(f"save_model saves insight_nb's torch tabular models and its scikit-learn pipelines; a {name} cannot be saved yet.",
-                       where="save_model", fix="train one of sk_logreg, sk_hgb, sk_ridge, sk_tfidf_logreg, torch_mlp, torch_logreg, text_embed_logreg, "
+                       where="save_model", fix="train one of sk_logreg, sk_hgb, sk_ridge, sk_blend, sk_tfidf_logreg, torch_mlp, torch_logreg, text_embed_logreg, "
                                                "text_embed_mlp, text_fusion_mlp or text_finetune to save and "
                                                "score it, or keep scoring this model in your session.")
 
@@ -227,7 +227,7 @@ def _write_sklearn(model, tmp: Path, meta: dict) -> None:
     untrusted = _untrusted(sio.get_untrusted_types(file=tmp / SKOPS))
     if untrusted:  # a step insight_nb does not know: it could not be loaded back without trusting it
         raise InsightError(f"the pipeline holds types that load_model does not trust: {untrusted[:5]}.", where="save_model",
-                           fix="save one of insight_nb's scikit-learn models (sk_logreg, sk_hgb, sk_ridge, sk_tfidf_logreg).")
+                           fix="save one of insight_nb's scikit-learn models (sk_logreg, sk_hgb, sk_ridge, sk_blend, sk_tfidf_logreg).")
     meta.update(estimator=dict(cls=type(model).__name__, steps=[[n, type(s).__name__] for n, s in model.steps],
                                log_target=getattr(model, "log_target_", None)),
                 model_file=dict(file=SKOPS, sha256=sha256_file(tmp / SKOPS)))
