@@ -711,7 +711,7 @@ def predict_rows(model, X: pd.DataFrame) -> np.ndarray:
     if hasattr(model, "classes_") and hasattr(model, "predict_proba"): return np.asarray(model.predict_proba(X), dtype="float64")
     return np.asarray(model.predict(X), dtype="float64").ravel()
 
-# %% ../nbs/32_artifact.ipynb #795e64a7
+# %% ../nbs/32_artifact.ipynb #cc99f99b
 REASON_METHODS = {"exact": "exact: coefficient × standardised value (a one-hot column: the coefficient of the row's category; a number seen through a spline basis: each basis column), summed per original column, on the model's scale ({scale})",
                   "lofo": "leave-one-feature-out (interventional): {scale} minus {scale} with the column set to its training reference value (median, or most frequent category; an empty text for a text column)"}
 
@@ -758,7 +758,6 @@ def _column_probe(model, X: pd.DataFrame):
     input column, and the pipeline's own output from transformed rows. A leave-one-feature-out probe then replaces one
     column of `Z` instead of transforming every row again: the same numbers (each column is transformed on its own), a
     fraction of the time. None for any other model."""
-    import copy
     steps = getattr(model, "steps", None)
     if (getattr(model, "pipeline_", None) or {}).get("kind") != "sklearn" or not steps or len(steps) != 2: return None
     ct = steps[0][1]
@@ -771,15 +770,30 @@ def _column_probe(model, X: pd.DataFrame):
         where.update({c: sl.start + i for i, c in enumerate(cols)})
     Z = ct.transform(X[list(model.pipeline_["columns"])])
     if hasattr(Z, "toarray"): return None
-    head = copy.copy(model)
-    head.steps = [("columns", "passthrough"), steps[-1]]   # the pipeline's own last step and output (a log target's expm1 too)
+    head = _head(model)
     predict = head.predict_proba if hasattr(model, "classes_") and hasattr(model, "predict_proba") else head.predict
     return np.asarray(Z, dtype="float64"), where, lambda z: np.asarray(predict(z), dtype="float64")
 
-def contributions(model, X: pd.DataFrame, out: np.ndarray | None = None) -> tuple[pd.DataFrame, str]:
+def _head(model):
+    "A scikit-learn pipeline of a preprocessing step and a model, as one that takes the already transformed rows."
+    import copy
+    head = copy.copy(model)
+    head.steps = [("columns", "passthrough"), model.steps[-1]]   # the pipeline's own last step and output (a log target's expm1 too)
+    head.__dict__.pop("pipeline_", None)   # it reads transformed rows, not the table's columns (`predict_rows`)
+    return head
+
+def _linear_design(model, X: pd.DataFrame):
+    """The transformed rows of `X` (dense) for a linear pipeline (`linear_groups`), from which `_scores_frame` takes both the
+    scores and the exact reason codes (one transform instead of two); None for any other model."""
+    if (getattr(model, "pipeline_", None) or {}).get("kind") != "sklearn" or linear_groups(model) is None: return None
+    Z = model.steps[0][1].transform(X[list(model.pipeline_["columns"])])
+    return Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z, dtype="float64")
+
+def contributions(model, X: pd.DataFrame, out: np.ndarray | None = None, Z: np.ndarray | None = None) -> tuple[pd.DataFrame, str]:
     """Per-row, per-column effects on the score of the fitted `model` (loaded with `load_model`) for typed rows `X`, and the
     method used ('exact' for a linear pipeline, 'lofo' otherwise; see `REASON_METHODS`). The score: the positive class of a
-    binary classifier, the predicted class of a multiclass one, the prediction of a regressor. `out`: `predict_rows(model, X)` if known."""
+    binary classifier, the predicted class of a multiclass one, the prediction of a regressor. `out`: `predict_rows(model, X)` if known;
+    `Z`: a linear pipeline's transformed rows `X` (`_linear_design`) if known."""
     meta = model.pipeline_
     cols = list(meta["columns"]) if meta.get("kind") in ("sklearn", "text_embed", "text_fusion", "text_finetune") else [c["name"] for c in model.features_.columns_]
     out = predict_rows(model, X) if out is None else out
@@ -790,8 +804,7 @@ def contributions(model, X: pd.DataFrame, out: np.ndarray | None = None) -> tupl
         pc = meta.get("positive_class")
         k = np.full(len(X), classes.index(pc)) if len(classes) == 2 and pc in classes else out.argmax(1)
     if groups is not None:
-        Z = model.steps[0][1].transform(X[cols])
-        Z = Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z, dtype="float64")
+        if Z is None: Z = _linear_design(model, X)
         coef = np.atleast_2d(model.steps[-1][1].coef_)
         if out.ndim == 2 and coef.shape[0] == 1: w = np.where((k == 1)[:, None], coef[0], -coef[0])   # binary: the log-odds of class 1
         else: w = coef[k] if out.ndim == 2 else coef[0][None, :]
@@ -840,7 +853,7 @@ def reason_codes(eff: pd.DataFrame, raw: pd.DataFrame, n: int = 3) -> pd.DataFra
         out[f"reason_{i + 1}_effect"] = E[np.arange(len(E)), j]
     return pd.DataFrame(out, index=eff.index)
 
-# %% ../nbs/32_artifact.ipynb #d5add526
+# %% ../nbs/32_artifact.ipynb #6a3e68f1
 def _scores_frame(model, raw: pd.DataFrame, ids: list, where: str, reasons: int = 3) -> tuple[pd.DataFrame, dict]:
     """The scores of the rows `raw` without the columns that need every row (rank, targeting plan), and what was noticed:
     `unseen` (boolean tokens and categories never seen in training, per column), `warnings`, `method` (of the reason codes)."""
@@ -849,7 +862,8 @@ def _scores_frame(model, raw: pd.DataFrame, ids: list, where: str, reasons: int 
         raise DataError(f"{where} has no rows to score (only a header, or nothing).", where=where,
                         fix="pass a table with at least one row under its header.")
     typed, bools, mapped, msgs = _typed_rows(model, meta, raw, where)
-    out_arr = predict_rows(model, typed)
+    Z = _linear_design(model, typed) if reasons else None   # a linear model: its scores and exact reason codes from one transform
+    out_arr = predict_rows(_head(model), Z) if Z is not None else predict_rows(model, typed)
     unseen = {**bools, **mapped, **getattr(getattr(model, "estimator_", model), "last_unknown_", {})}
     res = raw[ids].reset_index(drop=True).copy()
     rep = meta.get("report") or {}
@@ -868,7 +882,7 @@ def _scores_frame(model, raw: pd.DataFrame, ids: list, where: str, reasons: int 
             res["lower"], res["upper"] = out_arr - iv["halfwidth"], out_arr + iv["halfwidth"]
     method = None
     if reasons and (meta.get("baselines") or linear_groups(model) is not None):
-        eff, method = contributions(model, typed, out_arr)
+        eff, method = contributions(model, typed, out_arr, Z)
         res = pd.concat([res, reason_codes(eff.reset_index(drop=True), raw.reset_index(drop=True), reasons)], axis=1)
     return res, dict(unseen=unseen, bools=bools, mapped=mapped, warnings=msgs, method=method)
 
