@@ -20,8 +20,8 @@ FAILED_KEY = "insight_nb"
 
 # %% auto #0
 __all__ = ['FAILED_KEY', 'sentence', 'InsightError', 'DataError', 'SchemaError', 'TargetError', 'set_option_hint',
-           'InsightWarning', 'warn', 'close_matches', 'did_you_mean', 'esc', 'html_table', 'fmt_num', 'jsonable',
-           'Params']
+           'InsightWarning', 'warn', 'close_matches', 'did_you_mean', 'esc', 'html_table', 'fmt_num', 'fmt_change',
+           'jsonable', 'Params']
 
 # %% ../nbs/00_core.ipynb #d344666f
 def sentence(text) -> str:
@@ -119,7 +119,7 @@ def html_table(rows: Iterable[Sequence], columns: Sequence[str], raw_columns: It
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     return f'<table class="{esc(css_class)}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
-# %% ../nbs/00_core.ipynb #7c4f3f23
+# %% ../nbs/00_core.ipynb #b8cbfef1
 def fmt_num(x, digits: int = 3) -> str:
     """The one number format of tables, sentences and the studio: whole numbers with thousands separators (`8,060`),
     others with `digits` decimals and separators (`12,345.679`, `4.265`), never scientific notation nor `-0.000` (a tiny
@@ -132,6 +132,13 @@ def fmt_num(x, digits: int = 3) -> str:
     if x.is_integer() and abs(x) < 1e15: return f"{int(x):,}"
     out = f"{x:,.{digits}f}"
     return out[1:] if out.startswith("-") and not out.strip("-0.,") else out
+
+def fmt_change(x, digits: int = 3) -> str:
+    "A change, signed: `fmt_num` with a plus sign for a positive value that does not read as zero (`+43`, `+0.012`, `-1,200.500`)."
+    s = fmt_num(x, digits)
+    try: up = float(x) > 0
+    except (TypeError, ValueError): return s
+    return "+" + s if up and s.strip("0.,") else s
 
 # %% ../nbs/00_core.ipynb #36e2c85f
 def jsonable(x):
