@@ -14,8 +14,12 @@ inside prediction ± half-width. Bars (issue 14): best default model's CV R² >=
 (credit_balance); test coverage of its 90% interval between 0.87 and 0.93. `python bench/bench_regression.py [ames]`
 or `make bench BENCH=regression` (REGRESSION=ames: one table; REGRESSION_THREADS: BLAS/OpenMP threads, default 1); the
 table goes to stdout, everything to bench/output/regression.json. On a small table (credit_balance: 80 test rows, a binomial
-sd of 0.034 around 0.90) one split's coverage is noisy, so the best default model's coverage on the splits of seeds 1-5
-is printed too (information; the bar is checked on the report's split, seed 0). When a few rows hold much of the best
+sd of 0.034 around 0.90; even an exactly calibrated 90% interval lands in 0.87-0.93, 70-74 rows of 80, only about 60% of
+the time), so the coverage bar is checked on the mean over ten test splits, the report's (seed 0) and those of seeds 1-9,
+each with its own folds, refit and conformal half-width; the report's split alone is printed beside it with its binomial
+interval (information). The same rule for both tables. (Until 2026-12-03 the bar was checked on seed 0 alone; it was changed
+after credit_balance's split there covered 79 of 80 rows while its other splits averaged near 0.90: see the issue-14 note.)
+When a few rows hold much of the best
 model's out-of-fold squared error (the report's `concentrated_error` finding), they are printed with the R² without them
 (information: nothing is dropped).
 """
@@ -37,7 +41,7 @@ DATA = Path(os.environ.get("GAUNTLET_DATA", "/work/shared/data"))
 # name, path relative to DATA, target, CV R² bar of the best default model
 DATASETS = [("credit_balance", "gauntlet/credit_balance.csv", "Balance", 0.95), ("ames", "gauntlet/ames.csv", "Sale_Price", 0.92)]
 COVERAGE = (0.87, 0.93)   # test coverage of the 90% intervals
-SEEDS, SEEDS_MAX_ROWS = (1, 2, 3, 4, 5), 1000   # small tables: the best default model's coverage on other splits too (information)
+SEEDS = tuple(range(1, 10))   # with the report's seed 0: ten test splits over which the best default model's coverage is averaged
 LOG_CHOICES = (False, "auto")
 THREADS = int(os.environ.get("REGRESSION_THREADS", 1))   # OpenMP spin-waits badly on shared cores: one thread, for every model alike
 
@@ -126,12 +130,7 @@ def run_table(name: str, rel: str, target: str, bar: float) -> dict:
     best = max(defaults, key=lambda r: r["cv_r2"]) if defaults else None
     refs = {r["model"]: r for r in ok if r["kind"] == "reference"}
     checks = {}
-    if best:
-        checks[f"{name}: best default model CV R² >= {bar}"] = best["cv_r2"] >= bar
-        checks[f"{name}: its 90% interval covers {COVERAGE[0]}-{COVERAGE[1]} of the test rows"] = best["coverage"] is not None and COVERAGE[0] <= best["coverage"] <= COVERAGE[1]
-        for m, r in refs.items(): checks[f"{name}: best default >= {m} (same rows and folds)"] = best["cv_r2"] >= r["cv_r2"]
-    else: checks[f"{name}: a default model ran"] = False
-    if best and len(ds) <= SEEDS_MAX_ROWS:   # one test split of a small table is a noisy coverage estimate: other splits, for information
+    if best:   # one test split is a noisy coverage estimate: the best default model's on nine more splits
         from threadpoolctl import threadpool_limits
         with warnings.catch_warnings(), threadpool_limits(THREADS):
             warnings.simplefilter("ignore")
@@ -139,7 +138,14 @@ def run_table(name: str, rel: str, target: str, bar: float) -> dict:
             for s in SEEDS:
                 b = compare(ds, {best["model"]: cands[best["model"]][1]}, cv=recipe.cv, test=recipe.test, seed=s, n_boot=0, interval_level=recipe.interval_level)
                 covs.append((b.results[0].get("interval") or {}).get("coverage"))
-        best["coverage_other_seeds"] = dict(seeds=list(SEEDS), coverage=covs, mean=float(np.mean([c for c in covs if c is not None])))
+        every = [best["coverage"]] + covs
+        mean = float(np.mean(every)) if None not in every else None
+        best["coverage_splits"] = dict(seeds=[0, *SEEDS], coverage=every, mean=mean)
+        checks[f"{name}: best default model CV R² >= {bar}"] = best["cv_r2"] >= bar
+        checks[f"{name}: its 90% interval covers {COVERAGE[0]}-{COVERAGE[1]} of the test rows (mean over the test splits of seeds 0-9)"] = (
+            mean is not None and COVERAGE[0] <= mean <= COVERAGE[1])
+        for m, r in refs.items(): checks[f"{name}: best default >= {m} (same rows and folds)"] = best["cv_r2"] >= r["cv_r2"]
+    else: checks[f"{name}: a default model ran"] = False
     from insight_nb.steps import ReportContext, concentrated_error_findings
     conc = concentrated_error_findings(ReportContext(recipe, ds, board))   # the report's finding: a few rows holding much of the error
     concentrated = conc[0].evidence | {"title": conc[0].title} if conc else None
@@ -151,6 +157,12 @@ def run_table(name: str, rel: str, target: str, bar: float) -> dict:
 
 
 def _f(x, nd=4): return "-" if x is None else f"{x:.{nd}f}"
+
+
+def _wilson(k: int, n: int) -> tuple:
+    "The 95% Wilson interval of a share k/n (the report's coverage interval)."
+    from insight_nb.evaluate import share_interval
+    return share_interval(k, n)
 
 
 @bench("regression")
@@ -178,11 +190,13 @@ def bench_regression(names: list | None = None) -> dict:
               f"* = best default model (what the report picks); {res['seconds']} s")
     for res in results:
         b = next((r for r in res["rows"] if r["model"] == res["best_default"]), {})
-        if b.get("coverage_other_seeds"):
-            o = b["coverage_other_seeds"]
-            print(f"{res['name']}: {b['model']} test coverage of the 90% interval on the splits of seeds {o['seeds']}: "
-                  f"{', '.join(_f(c, 3) for c in o['coverage'])} (mean {o['mean']:.3f}; seed 0: {_f(b['coverage'], 3)}; "
-                  f"{res['n_test']} test rows, binomial sd {(0.09 / res['n_test']) ** 0.5:.3f})")
+        if b.get("coverage_splits"):
+            o, n = b["coverage_splits"], res["n_test"]
+            k = round(b["coverage"] * n)
+            lo, hi = _wilson(k, n)
+            print(f"{res['name']}: {b['model']} test coverage of the 90% interval on the test splits of seeds {o['seeds'][0]}-{o['seeds'][-1]}: "
+                  f"{', '.join(_f(c, 3) for c in o['coverage'])}; mean {_f(o['mean'], 3)} (the bar); the report's split (seed 0): "
+                  f"{k}/{n} = {b['coverage']:.3f}, 95% CI [{lo:.3f}, {hi:.3f}] (binomial sd at 0.90: {(0.09 / n) ** 0.5:.3f})")
     for res in results:
         c = res.get("concentrated_error")
         if c: print(f"{res['name']}: {c['title']} of {c['model']} (rows {', '.join(c['rows'])}: value {', '.join(f'{v:,.0f}' for v in c['values'])}, "
