@@ -28,8 +28,8 @@ from .publish import (MARKER, check_early, check_out, check_out_file, path_insid
 __all__ = ['FORMAT', 'WEIGHTS', 'PIPELINE', 'SKOPS', 'MODEL_DIR', 'HEAD', 'PCA_FILE', 'TRUSTED_TYPES', 'ENCODER_PACKAGE',
            'TEXT_DIR', 'TEXT_SUFFIXES', 'MAX_UNSEEN_BOOL_SHARE', 'REASON_METHODS', 'CHUNK_ROWS', 'SCORE_THREADS',
            'model_kind', 'save_model', 'model_dir', 'read_pipeline', 'load_model', 'encoder_record', 'typed_rows',
-           'predict_rows', 'linear_groups', 'contributions', 'reason_codes', 'rank_and_plan', 'score', 'iter_rows',
-           'write_csv_atomic', 'score_to_csv']
+           'predict_rows', 'linear_groups', 'probe_threads', 'contributions', 'reason_codes', 'rank_and_plan', 'score',
+           'iter_rows', 'write_csv_atomic', 'score_to_csv']
 
 # %% ../nbs/32_artifact.ipynb #505a768d
 FORMAT = "insight_nb.model/1"
@@ -711,7 +711,7 @@ def predict_rows(model, X: pd.DataFrame) -> np.ndarray:
     if hasattr(model, "classes_") and hasattr(model, "predict_proba"): return np.asarray(model.predict_proba(X), dtype="float64")
     return np.asarray(model.predict(X), dtype="float64").ravel()
 
-# %% ../nbs/32_artifact.ipynb #cc99f99b
+# %% ../nbs/32_artifact.ipynb #e1259859
 REASON_METHODS = {"exact": "exact: coefficient × standardised value (a one-hot column: the coefficient of the row's category; a number seen through a spline basis: each basis column), summed per original column, on the model's scale ({scale})",
                   "lofo": "leave-one-feature-out (interventional): {scale} minus {scale} with the column set to its training reference value (median, or most frequent category; an empty text for a text column)"}
 
@@ -789,11 +789,29 @@ def _linear_design(model, X: pd.DataFrame):
     Z = model.steps[0][1].transform(X[list(model.pipeline_["columns"])])
     return Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z, dtype="float64")
 
-def contributions(model, X: pd.DataFrame, out: np.ndarray | None = None, Z: np.ndarray | None = None) -> tuple[pd.DataFrame, str]:
+def _threads_map(f, items: list, threads: int) -> list:
+    """`[f(x) for x in items]`, on up to `threads` Python threads, each with one OpenMP/BLAS thread: gradient boosting's
+    predictions release the interpreter, so two probes run on two cores at once (the per-library thread pools stay at one:
+    their spin-waiting is what made extra threads slow on a shared machine, see `SCORE_THREADS`)."""
+    if threads <= 1 or len(items) < 2: return [f(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+    from threadpoolctl import threadpool_limits
+    def one(x):
+        with threadpool_limits(1): return f(x)
+    with ThreadPoolExecutor(min(threads, len(items))) as ex: return list(ex.map(one, items))
+
+def probe_threads() -> int:
+    "Python threads for the leave-one-feature-out probes of a scikit-learn model: the cores this process may use."
+    try: return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError: return max(1, os.cpu_count() or 1)
+
+def contributions(model, X: pd.DataFrame, out: np.ndarray | None = None, Z: np.ndarray | None = None, probe=None,
+                  threads: int | None = None) -> tuple[pd.DataFrame, str]:
     """Per-row, per-column effects on the score of the fitted `model` (loaded with `load_model`) for typed rows `X`, and the
     method used ('exact' for a linear pipeline, 'lofo' otherwise; see `REASON_METHODS`). The score: the positive class of a
     binary classifier, the predicted class of a multiclass one, the prediction of a regressor. `out`: `predict_rows(model, X)` if known;
-    `Z`: a linear pipeline's transformed rows `X` (`_linear_design`) if known."""
+    `Z`: a linear pipeline's transformed rows `X` (`_linear_design`) if known; `probe`: `_column_probe(model, X)` if known.
+    A scikit-learn model's probes run on `threads` Python threads (default `probe_threads()`); any other model's one by one."""
     meta = model.pipeline_
     cols = list(meta["columns"]) if meta.get("kind") in ("sklearn", "text_embed", "text_fusion", "text_finetune") else [c["name"] for c in model.features_.columns_]
     out = predict_rows(model, X) if out is None else out
@@ -816,21 +834,33 @@ def contributions(model, X: pd.DataFrame, out: np.ndarray | None = None, Z: np.n
     eff = np.zeros((len(X), len(cols)))
     inner = getattr(model, "estimator_", model)   # a fusion model: its tabular model counts the unknown categories
     unknown = getattr(inner, "last_unknown_", None)
-    probe = _column_probe(model, X)
+    if probe is None: probe = _column_probe(model, X)
+    todo = []   # (index, column, the column at its reference value, the rows not already there: only they have an effect)
     for j, c in enumerate(cols):
         if c not in X or base.get(c) is None: continue
         v = pd.Timestamp(base[c]) if X[c].dtype.kind == "M" else base[c]
         try: col = pd.Series(v, index=X.index, dtype=X[c].dtype)
         except (TypeError, ValueError): col = pd.Series(v, index=X.index)
-        rows = np.flatnonzero(~X[c].eq(col).fillna(False).to_numpy(dtype=bool))   # rows already at the reference: no effect
-        if not len(rows): continue
-        if probe is not None and c in probe[1]:
-            Z, at, predict = probe
-            zc = model.steps[0][1].transform(X.iloc[rows[:1]].assign(**{c: col.iloc[rows[:1]]})[list(meta["columns"])])[0, at[c]]
-            Zr = Z[rows]
-            Zr[:, at[c]] = zc
-            o = predict(Zr)
-        else: o = predict_rows(model, X.iloc[rows].assign(**{c: col.iloc[rows]}))
+        rows = np.flatnonzero(~X[c].eq(col).fillna(False).to_numpy(dtype=bool))
+        if len(rows): todo.append((j, c, col, rows))
+    fast = [t for t in todo if probe is not None and t[1] in probe[1]]
+    if fast:   # every reference value transformed at once (each column is transformed on its own), then one column of Z swapped per probe
+        Zp, at, predict = probe
+        ref = model.steps[0][1].transform(X.iloc[:1].assign(**{c: col.iloc[:1].to_numpy() for _, c, col, _ in fast})[list(meta["columns"])])
+        ref = np.asarray(ref, dtype="float64")[0]
+        def swap(t):
+            j, c, col, rows = t
+            Zr = Zp[rows]
+            Zr[:, at[c]] = ref[at[c]]
+            return predict(Zr)
+    def plain(t):
+        j, c, col, rows = t
+        return predict_rows(model, X.iloc[rows].assign(**{c: col.iloc[rows]}))
+    slow = [t for t in todo if not (probe is not None and t[1] in probe[1])]
+    n = (threads or probe_threads()) if meta.get("kind") == "sklearn" else 1   # a scikit-learn model's prediction changes nothing in it
+    outs = _threads_map(swap, fast, n) if fast else []
+    outs += _threads_map(plain, slow, n)
+    for (j, c, col, rows), o in zip(fast + slow, outs):
         eff[rows, j] = s0[rows] - (o[np.arange(len(rows)), k[rows]] if o.ndim == 2 else o)
     if unknown is not None: inner.last_unknown_ = unknown   # the unseen values of the rows themselves, not of the probes
     return pd.DataFrame(eff, columns=cols, index=X.index), "lofo"
@@ -853,7 +883,7 @@ def reason_codes(eff: pd.DataFrame, raw: pd.DataFrame, n: int = 3) -> pd.DataFra
         out[f"reason_{i + 1}_effect"] = E[np.arange(len(E)), j]
     return pd.DataFrame(out, index=eff.index)
 
-# %% ../nbs/32_artifact.ipynb #6a3e68f1
+# %% ../nbs/32_artifact.ipynb #956e5020
 def _scores_frame(model, raw: pd.DataFrame, ids: list, where: str, reasons: int = 3) -> tuple[pd.DataFrame, dict]:
     """The scores of the rows `raw` without the columns that need every row (rank, targeting plan), and what was noticed:
     `unseen` (boolean tokens and categories never seen in training, per column), `warnings`, `method` (of the reason codes)."""
@@ -863,7 +893,8 @@ def _scores_frame(model, raw: pd.DataFrame, ids: list, where: str, reasons: int 
                         fix="pass a table with at least one row under its header.")
     typed, bools, mapped, msgs = _typed_rows(model, meta, raw, where)
     Z = _linear_design(model, typed) if reasons else None   # a linear model: its scores and exact reason codes from one transform
-    out_arr = predict_rows(_head(model), Z) if Z is not None else predict_rows(model, typed)
+    probe = _column_probe(model, typed) if reasons and Z is None else None   # gradient boosting: the same, for its probes
+    out_arr = predict_rows(_head(model), Z) if Z is not None else probe[2](probe[0]) if probe is not None else predict_rows(model, typed)
     unseen = {**bools, **mapped, **getattr(getattr(model, "estimator_", model), "last_unknown_", {})}
     res = raw[ids].reset_index(drop=True).copy()
     rep = meta.get("report") or {}
@@ -882,7 +913,7 @@ def _scores_frame(model, raw: pd.DataFrame, ids: list, where: str, reasons: int 
             res["lower"], res["upper"] = out_arr - iv["halfwidth"], out_arr + iv["halfwidth"]
     method = None
     if reasons and (meta.get("baselines") or linear_groups(model) is not None):
-        eff, method = contributions(model, typed, out_arr, Z)
+        eff, method = contributions(model, typed, out_arr, Z, probe)
         res = pd.concat([res, reason_codes(eff.reset_index(drop=True), raw.reset_index(drop=True), reasons)], axis=1)
     return res, dict(unseen=unseen, bools=bools, mapped=mapped, warnings=msgs, method=method)
 
