@@ -17,8 +17,8 @@ from .core import SchemaError, TargetError, did_you_mean, esc, fmt_num, html_tab
 # %% auto #0
 __all__ = ['ROLES', 'FEATURE_ROLES', 'STRICT_MISSING', 'SOFT_MISSING', 'BOOL_PAIRS', 'POSITIVE_TOKENS', 'TASK_CHOICES',
            'looks_like_id_name', 'ColumnInfo', 'map_values', 'is_token', 'infer_column', 'value_words', 'TargetInfo',
-           'target_labels', 'target_values', 'label_variants', 'match_class', 'looks_like_regression', 'infer_target',
-           'check_class_counts', 'Schema', 'infer_schema', 'coerce', 'check_frame']
+           'target_labels', 'target_values', 'label_variants', 'match_class', 'looks_like_regression',
+           'regression_hint', 'infer_target', 'check_class_counts', 'Schema', 'infer_schema', 'coerce', 'check_frame']
 
 # %% ../nbs/02_schema.ipynb #91dd5877
 ROLES = ("target", "numeric", "categorical", "boolean", "datetime", "text", "identifier", "ignored")
@@ -217,7 +217,7 @@ def _case_merge(variants: dict) -> dict:
         out.update({v: canon for v in stripped if v != canon})
     return out
 
-# %% ../nbs/02_schema.ipynb #4ba823d1
+# %% ../nbs/02_schema.ipynb #b88c16d9
 def match_class(classes: list, positive_class, name) -> str:
     """The class of `classes` that `positive_class` names (exactly, else ignoring case); a TargetError listing the classes
     when it names none."""
@@ -279,6 +279,17 @@ def _short(v) -> str:
     v = float(v)
     return f"{int(v):,}" if v.is_integer() and abs(v) < 1e15 else f"{v:,.6g}"
 
+def regression_hint(x: pd.Series, n: int, task: str, max_classes: int = 200) -> str:
+    """Why a numeric target (finite values `x` of its `n` present rows) is a regression, for the end of its sentence: the
+    recipe's `task: regression`; with `task: auto`, how to read it as classes where `task: classification` would accept its
+    values (`infer_target`'s rules: whole numbers, or at most 20 values; at most `max_classes`; not more than 50 that are
+    also more than half the rows), else why it cannot be (so the hint never suggests a setting that is refused)."""
+    if task == "regression": return "task: regression"
+    nu = int(x.nunique())
+    if (nu <= 20 or bool((x % 1 == 0).all())) and nu <= max_classes and not (nu > 50 and nu > 0.5 * n):
+        return "set task: classification to treat its values as classes"
+    return "too many distinct values to be classes; to predict groups, bin it into a new column first"
+
 def _regression_target(y: pd.Series, x: pd.Series | None, target, task: str, positive_class) -> TargetInfo:
     "The `TargetInfo` of a regression target (`x`: its labels read as numbers)."
     if x is None:
@@ -294,8 +305,8 @@ def _regression_target(y: pd.Series, x: pd.Series | None, target, task: str, pos
                           where=f"target {target!r}", fix=f"choose another target ({set_option_hint('target', 'COLUMN', '--target')}).")
     if len(bad): warn(f"target {target!r}: {len(bad)} value(s) are not finite numbers (e.g. {list(dict.fromkeys(y[bad].astype(str)))[:3]}); their rows are dropped.")
     if positive_class is not None: warn(f"target {target!r} is a regression target; positive_class={positive_class!r} does not apply and is ignored.")
-    why = "task: regression" if task == "regression" else "set task: classification to treat its values as classes"
-    reason = f"regression: {target!r} is a number with {nu:,} distinct values from {_short(x.min())} to {_short(x.max())} ({why})"
+    reason = (f"regression: {target!r} is a number with {nu:,} distinct values from {_short(x.min())} to {_short(x.max())} "
+              f"({regression_hint(x, len(y.dropna()), task)})")
     return TargetInfo(target, "regression", [], None, {}, int(len(y) - len(x)), {}, reason)
 
 def _class_reason(task: str, classes: list, numeric: bool, forced: bool) -> str:

@@ -36,7 +36,7 @@ def test_five_hundred_whole_numbers_are_regression():
     y = np.arange(600) % 500 * 3 + 1000
     t = infer_target(frame(y), "y")
     assert (t.task, t.classes, t.positive_class) == ("regression", [], None)
-    assert t.reason == "regression: 'y' is a number with 500 distinct values from 1,000 to 2,497 (set task: classification to treat its values as classes)"
+    assert t.reason == "regression: 'y' is a number with 500 distinct values from 1,000 to 2,497 (too many distinct values to be classes; to predict groups, bin it into a new column first)"
     ds = quiet(prepare, frame(y), "y")
     assert (ds.task, ds.classes, ds.positive_class, ds.y.dtype, len(ds)) == ("regression", [], None, np.float64, 600)
 
