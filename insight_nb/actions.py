@@ -468,7 +468,7 @@ def value_targeting(p, value, y=None, *, k: int | None = None, column: str = "va
     yy = None if y is None else np.asarray(y, dtype=int).ravel()
     return ValueTargeting(column, default_k(len(p), k), p, value, yy, None if ids is None else np.asarray(ids), role, int(n_missing), seed)
 
-# %% ../nbs/28_actions.ipynb #5f26aa15
+# %% ../nbs/28_actions.ipynb #f5d5f4e0
 @dataclass
 class RankedList:
     "The top `k` cases by predicted value, each with its prediction interval and (known) actual value."
@@ -480,6 +480,7 @@ class RankedList:
     ids: np.ndarray | None = field(default=None, repr=False)
     target: str = "value"
     seed: int = 0
+    id_name: str = "id"                             # what `ids` are: "id" (an identifier's values) or "row" (positions in the data)
 
     @property
     def n(self) -> int: return len(self.pred)
@@ -487,9 +488,9 @@ class RankedList:
     def order(self) -> np.ndarray: return _ranked(self.pred, self.seed)[: self.k]
 
     def table(self) -> pd.DataFrame:
-        "rank, id, predicted, lower, upper (with an interval) and actual (when known), best first."
+        "rank, id (or row), predicted, lower, upper (with an interval) and actual (when known), best first."
         o = self.order
-        d = {"rank": np.arange(1, len(o) + 1), "id": self.ids[o] if self.ids is not None else o, "predicted": self.pred[o]}
+        d = {"rank": np.arange(1, len(o) + 1), self.id_name: self.ids[o] if self.ids is not None else o, "predicted": self.pred[o]}
         if self.halfwidth is not None: d.update(lower=self.pred[o] - self.halfwidth, upper=self.pred[o] + self.halfwidth)
         if self.y is not None: d["actual"] = self.y[o]
         return pd.DataFrame(d)
@@ -507,7 +508,7 @@ class RankedList:
     def sentence(self) -> str:
         s, t = self.summary(), self.target
         out = f"The top {self.k:,} of {self.n:,} cases by predicted {t} average a prediction of {fmt_num(s['mean_predicted'])}"
-        if self.halfwidth is not None: out += f" (each ± {fmt_num(self.halfwidth)}, a {self.level:.0%} interval)"
+        if self.halfwidth is not None: out += f" (each ± {fmt_num(self.halfwidth)}, " + (f"a {self.level:.0%} interval)" if self.level else "its interval)")
         if self.y is not None:
             out += (f"; their actual {t} averages {fmt_num(s['mean_actual'])}, against {fmt_num(s['mean_actual_best'])} for the best possible "
                     f"{self.k:,} and {fmt_num(s['mean_actual_all'])} for all rows; {s['hits']:,} of them are in the actual top {self.k:,}")
@@ -530,7 +531,7 @@ class RankedList:
     def to_dict(self, max_rows: int = 1000) -> dict:
         from insight_nb.evaluate import _py
         t = self.table().head(max_rows)
-        t["id"] = [mask_text(str(i)) for i in t["id"]]
+        t[self.id_name] = [mask_text(str(i)) for i in t[self.id_name]]
         return _py(dict(target=self.target, seed=self.seed, summary=self.summary(), rows=t.to_dict(orient="records")))
 
     def findings(self):
@@ -540,8 +541,9 @@ class RankedList:
     def _repr_html_(self, n_show: int = 20) -> str:
         from insight_nb.evaluate import fig_to_png
         t = self.table().head(n_show)
-        rows = [[r["rank"], mask_text(str(r["id"]))] + [fmt_num(float(r[c])) for c in t.columns[2:]] for _, r in t.iterrows()]
+        rows = [[rank, mask_text(str(i))] + [fmt_num(float(v)) for v in rest] for rank, i, *rest in t.itertuples(index=False)]   # per column: 1, not 1.0
         more = f"<p><small>{self.k - n_show:,} more in metrics.json.</small></p>" if self.k > n_show else ""
+        if self.id_name == "row": more += "<p><small>row: the case's position in the data as read (0 = the first row under the header).</small></p>"
         out = (f"<h4>Top {self.k:,} by predicted {show(self.target)}</h4><p>{show(self.sentence())}</p>" + html_table(rows, list(t.columns)) + more
                + f'<img src="data:image/png;base64,{fig_to_png(self.figure())}" alt="ranked list figure"/>')
         return f'<div class="insight-ranked-list">{out}</div>'
@@ -556,16 +558,17 @@ def ranked_list_findings(r) -> list:
                     evidence("mean actual value of the list", s.get("mean_actual"), n=r.n, **{k: v for k, v in s.items() if k not in ("n", "mean_actual")}))]
 
 def ranked_list(pred, halfwidth: float | None = None, y=None, *, k: int | None = None, level: float | None = None, ids=None,
-                target: str = "value", seed: int = 0) -> RankedList:
+                target: str = "value", seed: int = 0, id_name: str = "id") -> RankedList:
     """The top `k` (default 10%) cases by predicted value `pred`, with the prediction interval `pred ± halfwidth` (at `level`) and the
-    actual values `y` when known; `ids` name the cases (ties are broken in a seeded random order)."""
+    actual values `y` when known; `ids` name the cases, as `id_name` says ("id", or "row": their positions in the data; ties are
+    broken in a seeded random order)."""
     pred = np.asarray(pred, dtype=float).ravel()
     if not len(pred) or np.isnan(pred).any():
         raise InsightError("there are no predictions, or some are missing.", where="ranked_list(pred=...)", fix="pass one predicted value per case.")
     if halfwidth is not None and not np.isfinite(halfwidth): halfwidth = None
     yy = None if y is None else np.asarray(y, dtype=float).ravel()
     return RankedList(default_k(len(pred), k), pred, None if halfwidth is None else float(halfwidth), level, yy,
-                      None if ids is None else np.asarray(ids), str(target), seed)
+                      None if ids is None else np.asarray(ids), str(target), seed, str(id_name))
 
 # %% ../nbs/28_actions.ipynb #af34342b
 @dataclass

@@ -20,7 +20,7 @@ from .profile import Profile
 # %% auto #0
 __all__ = ['Dataset', 'prepare']
 
-# %% ../nbs/05_dataset.ipynb #f2382f7d
+# %% ../nbs/05_dataset.ipynb #d5cb8900
 @dataclass
 class Dataset:
     "A cleaned, typed table with its schema, cleaning report, warnings and fingerprints."
@@ -34,6 +34,7 @@ class Dataset:
     leak_evidence: dict = field(default_factory=dict) # {column: evidence} of the same columns (rule, cross-validated scores, rows); see `leak_scan`
     redundancy: list = field(default_factory=list)    # exact relations between two features: {columns, relation, detail}
     target_relations: list = field(default_factory=list)  # a numeric target almost a product or ratio of two features; see `target_relations`
+    source_rows: np.ndarray | None = field(default=None, repr=False)  # each row's position in the table as read (0: the first row under the header), cleaning's drops skipped
 
     @property
     def frame_sha256(self) -> str: return frame_sha256(self.frame)
@@ -89,7 +90,13 @@ class Dataset:
         warn_html = "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in self.warnings) + "</ul>" if self.warnings else ""
         return head + warn_html + self.cleaning._repr_html_()
 
-# %% ../nbs/05_dataset.ipynb #b67388a3
+# %% ../nbs/05_dataset.ipynb #ca3c3aaf
+def _source_rows(raw: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray | None:
+    "The position in `raw` of each row of its cleaned `frame` (None when `raw`'s index does not identify its rows)."
+    if not raw.index.is_unique: return None
+    pos = raw.index.get_indexer(frame.index)
+    return None if (pos < 0).any() else pos
+
 def prepare(source, target: str | None = None, *, positive_class=None, roles: dict | None = None, sep: str | None = None,
             encoding: str = "utf-8", on_bad_lines: str = "error", dedupe_columns: bool = False, missing="auto",
             max_missing: float = 0.95, rare_min_count: int = 5, drop_duplicates: bool | str = "auto", drop_rare_classes: bool = False,
@@ -133,4 +140,5 @@ def prepare(source, target: str | None = None, *, positive_class=None, roles: di
         if issubclass(w.category, InsightWarning): msgs.append(str(w.message))
         _warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return Dataset(frame.reset_index(drop=True), schema, report, raw.attrs.get("source", "?"), raw.attrs.get("source_sha256", ""), msgs, scan.leakage,
-                   scan.suspects, scan.redundant, scan.relations)
+                   scan.suspects, scan.redundant, scan.relations,
+                   _source_rows(raw, frame))

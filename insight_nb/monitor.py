@@ -127,7 +127,7 @@ class ModelCard:
 
     def __getitem__(self, heading: str) -> list: return dict(self.sections)[heading]
 
-# %% ../nbs/39_monitor.ipynb #51ce9f6f
+# %% ../nbs/39_monitor.ipynb #a8d2b48b
 CARD_SECTIONS = ("Data", "Intended use", "Metrics", "Threshold and costs", "Fairness", "Known limits and leak warnings",
                  "Training settings", "Versions")
 
@@ -151,6 +151,11 @@ def _fairness_items(fairness) -> list:
                        f"(difference {fmt_num(r.difference)}, ratio {fmt_num(r.ratio)}).")
     out += [f"Warning: {w['message']}" for w in getattr(fairness, "warnings", [])]
     return out or ["Checked; no group gaps to report."]
+
+def _clip(text: str, n: int = 120) -> str:
+    "`text` cut to about `n` characters at a word, ending with a full stop."
+    t = " ".join(str(text).split()).rstrip(".")
+    return (t if len(t) <= n else t[:n].rsplit(" ", 1)[0] + " …") + "."
 
 def model_card(ds, model: str, kind: str, *, test: dict | None = None, test_ci: dict | None = None, primary: str | None = None,
                threshold: dict | None = None, fairness=None, recipe=None, params: dict | None = None, title: str | None = None,
@@ -188,10 +193,13 @@ def model_card(ds, model: str, kind: str, *, test: dict | None = None, test_ci: 
         if threshold.get("verdict") and threshold["verdict"] != "act": thr.append(f"Verdict: {threshold['verdict']} (see the report's threshold section).")
         if threshold.get("default_business"): thr.append("The costs are insight_nb's defaults, not yours: set contact_cost, value_per_save and success_rate (or cost_fp and cost_fn).")
     else: thr = ["No business threshold: " + ("a regression predicts a value." if ds.task == "regression" else "the decision is the most likely class.")]
-    limits = [f"{f.title}: {f.text}" for f in data_findings(ds) if f.severity in ("high", "medium")]
+    found = data_findings(ds)
+    limits = [f"{f.title}: {f.text}" for f in found if f.severity in ("high", "medium")]
     limits += [f"Possible leak: {c} alone scores {fmt_num(v)}; check that it is known when the prediction is made." for c, v in (ds.leakage or {}).items()
                if not any(str(c) in x for x in limits)]
-    limits = limits or ["No leak or data warnings were raised when the data was prepared."]
+    minor = [f for f in found if f.severity not in ("high", "medium")]
+    limits = limits or ["No leak and no serious data warning were raised when the data was prepared" +
+                        (f"; {len(minor)} minor note(s) are in the report's data findings, e.g. {_clip(minor[0].text)}" if minor else ".")]
     limits.append("Scores are only as good as the match between new rows and this data: drift, unseen categories and a changed positive rate "
                   "are what insight-nb monitor checks.")
     ms = r.models

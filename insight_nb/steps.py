@@ -602,7 +602,7 @@ def write_outputs(recipe: Recipe, ds=None, board=None, threshold: BusinessThresh
     if ds is not None: write_json(out / "reference.json", reference_summary(ds))
     return fs
 
-# %% ../nbs/40_steps.ipynb #3fbf8eed
+# %% ../nbs/40_steps.ipynb #ff410684
 def prepare_report(recipe: Recipe, data=None):
     """The report's data: `prepare()` with the recipe's data fields (`data` replaces `recipe.source` when given). A `value_column`
     is checked (`actions.check_value_column`); one the roles set to `ignored` stays in the table, out of the models."""
@@ -619,9 +619,15 @@ def prepare_report(recipe: Recipe, data=None):
     return ds
 
 def _ids(board, ds):
-    "The identifier column's values of the test rows (None without one)."
+    "The identifier column's values of the test rows, else their positions in the data as read (`Dataset.source_rows`), else None."
     id_cols = ds.schema.by_role("identifier")
-    return ds.frame[id_cols[0]].iloc[board.test_rows].to_numpy() if id_cols and id_cols[0] in ds.frame else None
+    if id_cols and id_cols[0] in ds.frame: return ds.frame[id_cols[0]].iloc[board.test_rows].to_numpy()
+    return None if ds.source_rows is None else ds.source_rows[board.test_rows]
+
+def _id_name(ds) -> str:
+    "What `_ids` are: 'id' (an identifier column's values) or 'row' (positions in the data)."
+    id_cols = ds.schema.by_role("identifier")
+    return "id" if id_cols and id_cols[0] in ds.frame else "row"
 
 def report_value_targeting(board, ds, recipe: Recipe):
     "The top-k contact list by P(positive) against the top-k by expected value at risk (binary targets with a `value_column`)."
@@ -642,4 +648,5 @@ def report_ranking(board, ds, recipe: Recipe):
     if ds.task != "regression": return Skipped("ranked list", "a ranked list by predicted value needs a number as the target (regression).")
     ev = best_evaluation(board)
     return _guard("ranked list", lambda: ranked_list(ev.pred, ev.halfwidth if ev.has_interval else None, ev.y_true, k=recipe.top_k,
-                                                     level=ev.level, ids=_ids(board, ds), target=ds.target, seed=recipe.seed))
+                                                     level=ev.level, ids=_ids(board, ds), target=ds.target, seed=recipe.seed,
+                                                     id_name=_id_name(ds)))
