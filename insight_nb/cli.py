@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         for flags, kw in c["args"]: sp.add_argument(*flags, **kw)
     return p
 
-# %% ../nbs/90_cli.ipynb #750e86d1
+# %% ../nbs/90_cli.ipynb #0138ca54
 FORCE_ARG = (["--force"], dict(action="store_true", help="write into an existing folder that insight-nb did not create, adding its files "
                                                           "and touching nothing else (a file of the same name is still never overwritten)"))
 
@@ -136,10 +136,15 @@ def _profile_cmd(ns) -> int:
     print(f"profile written: {path}")
     return 0
 
+def _shipped_templates() -> list:
+    "The names of the templates shipped in the package (its templates/ folder, written by `cells.sync_templates`), without importing them."
+    from importlib.resources import files
+    return sorted(p.name.removesuffix(".ipynb") for p in (files("insight_nb") / "templates").iterdir() if p.name.endswith(".ipynb"))
+
 _REPORT_ARGS = [
     (["data"], dict(nargs="?", default=None, help="a CSV/TSV/Parquet/JSONL/Excel file, or demo:telco_churn / demo:banking77 (default: the recipe's source)")),
     (["--target"], dict(default=None, help="the target column (demo data knows its own)")),
-    (["--template"], dict(default=None, help="tabular_report, text_report, regression_report or a template .ipynb path (default: chosen from the data)")),
+    (["--template"], dict(default=None, help=f"{', '.join(_shipped_templates())} or a template .ipynb path (default: chosen from the data)")),
     (["-p", "--param"], dict(action="append", default=[], metavar="KEY=VALUE", help="a template parameter (a recipe field, listed below; "
                              "`insight-nb schema` prints them all as JSON Schema), e.g. -p cv=3 -p 'models=[sk_logreg, {torch_mlp: {epochs: 5}}]' (repeatable)")),
     (["--config"], dict(default=None, help="a recipe YAML file; -p values override it")),
