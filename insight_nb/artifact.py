@@ -591,7 +591,7 @@ def _load_text_finetune(d: Path, meta: dict, device: str):
     est.schema_, est.n_train_ = Schema.from_dict(meta["schema"]), (meta.get("training") or {}).get("n_train")
     return est
 
-# %% ../nbs/32_artifact.ipynb #a323511a
+# %% ../nbs/32_artifact.ipynb #760e2a8a
 MAX_UNSEEN_BOOL_SHARE = 0.5   # more unrecognised tokens than this share of a boolean column's present values: refuse
 
 def _bool_tokens(info) -> tuple[set, set] | None:
@@ -624,7 +624,7 @@ def _check_booleans(raw: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, di
             vals = v.where(v.isin([0.0, 1.0]))
             shown = s.astype(object).map(str, na_action="ignore")
         else:
-            shown = s.astype(object).where(s.notna()).map(lambda x: str(x).strip(), na_action="ignore")
+            shown = s.str.strip() if isinstance(s.dtype, pd.StringDtype) else s.astype(object).where(s.notna()).map(lambda x: str(x).strip(), na_action="ignore")
             low = shown.str.lower()
             present = low.notna() & ~low.isin(STRICT_MISSING)
             vals = pd.Series(np.where(low.isin(true), 1.0, np.where(low.isin(false), 0.0, np.nan)), index=s.index)
@@ -647,7 +647,7 @@ def _check_booleans(raw: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, di
         out[name] = vals
     return out, counts
 
-# %% ../nbs/32_artifact.ipynb #31161591
+# %% ../nbs/32_artifact.ipynb #2d6e31cd
 def _model_categories(model, meta: dict) -> tuple[dict, bool]:
     """The known values of each categorical column, and whether every unknown value is counted here (a scikit-learn pipeline;
     the torch feature step counts its own unknowns, so only the columns that can map to `(rare)` are looked at)."""
@@ -687,12 +687,12 @@ def _typed_rows(model, meta: dict, raw: pd.DataFrame, where: str) -> tuple[pd.Da
         warnings.simplefilter("always", InsightWarning)
         try:
             fixed, bools = _check_booleans(raw, schema)
-            check_frame(fixed, schema)
+            known = [c for c in fixed.columns if c in schema.columns]
+            typed = coerce(fixed[known], schema)
+            check_frame(fixed, schema, typed=typed)   # its numbers, booleans and dates read once, for the check and the model
         except SchemaError as e:
             if where == "scoring data": raise
             raise SchemaError(e.what, where=where if e.where == "scoring data" else f"{where}, {e.where}", fix=e.fix) from None
-        known = [c for c in fixed.columns if c in schema.columns]
-        typed = coerce(fixed[known], schema)
         cats, count_all = _model_categories(model, meta)
         mapped = _map_rare(typed, cats, count_all)
     return typed, bools, mapped, [str(w.message) for w in caught if issubclass(w.category, InsightWarning)]
