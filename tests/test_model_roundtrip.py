@@ -83,6 +83,12 @@ def test_scores_of_each_kind(saved):
         if kind.startswith("reg_"):
             assert list(res.columns[:4]) == ["customerID", "predicted", "lower", "upper"], kind
             np.testing.assert_allclose(res["upper"] - res["lower"], 15.0)
+            # the interval is the saved half-width around the saved model's own prediction of each row
+            X = ds.X.iloc[:50]
+            want = est.predict(X) if "torch" in kind else predict_rows(est, X)
+            np.testing.assert_allclose(res["predicted"], np.asarray(want, dtype="float64"), rtol=1e-12, atol=1e-9, err_msg=kind)
+            np.testing.assert_array_equal(res["lower"], res["predicted"] - 7.5)
+            np.testing.assert_array_equal(res["upper"], res["predicted"] + 7.5)
         else:
             assert list(res.columns[:7]) == ["customerID", "predicted", "p_No", "p_Yes", "decision", "rank", "in_plan"], kind
             assert (res["decision"] == np.where(res["p_Yes"] >= 0.35, "Yes", "No")).all()
