@@ -371,13 +371,15 @@ def check_name(name, what: str = "name", where: str | None = None) -> str:
                            fix="use 1 to 100 letters, digits, '.', '_' or '-' (not '.' or '..', no '/'), e.g. 'telco_2024'.")
     return s
 
-# %% ../nbs/08_publish.ipynb #ef029bdc
+# %% ../nbs/08_publish.ipynb #5ca5be11
 DEFAULT_ROOT = Path("reports") / "output"
 
-def default_out(source, kind: str) -> Path:
-    "`reports/output/<data name>/<kind>` (kind: report, profile, score, sweep); the data name is made folder-safe."
+def default_out(source, kind: str, qualifier: str | None = None) -> Path:
+    """`reports/output/<data name>/<kind>` (kind: report, profile, score, sweep), or `<data name>_<qualifier>` (e.g. a target
+    other than the one whose report the folder holds); the name is made folder-safe."""
     s = str(source)
     name = s.split(":", 1)[1] if s.startswith("demo:") else Path(s.rstrip("/\\")).stem
+    if qualifier: name = f"{name}_{qualifier}"
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "data"
     return DEFAULT_ROOT / name / check_name(kind, "output kind")
 

@@ -249,7 +249,7 @@ def _route(merged: dict, origins: dict, chosen, frame=None) -> dict:
 class ReportRunError(InsightError):
     "The report notebook failed while running; its partial notebook was kept."
 
-# %% ../nbs/42_report.ipynb #d3e42b96
+# %% ../nbs/42_report.ipynb #5799fc24
 @dataclass
 class ReportResult:
     """Where a published report is and what it says. `status` is "ok", or "partial" when optional sections failed
@@ -299,12 +299,21 @@ def route_cell(route: dict):
     return cell
 
 def _default_report_out(spec) -> Path:
-    """`reports/output/<data name>/report`, unless it holds the report of another file with the same name (two `train.csv`):
-    replacing that report, and comparing with it as the previous run, would mix two data sets, so the run is refused."""
+    """`reports/output/<data name>/report`, unless it holds the report of another file with the same name (two `train.csv`)
+    or of another target of this file (Churn, then TotalCharges): replacing that report, and comparing with it as the previous
+    run, would mix two data sets or two questions, so the run is refused with a folder of its own to pass."""
     out, src = default_out(spec.recipe.source, "report"), str(spec.params["source"])
-    try: prev = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["data"]["source"]
+    try:
+        man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        prev = man["data"]["source"]
     except (OSError, ValueError, KeyError, TypeError): return out
-    if prev == src: return out
+    target, prev_target = spec.params.get("target"), (man.get("route") or {}).get("target")
+    if prev == src and (prev_target is None or target is None or str(prev_target) == str(target)): return out
+    if prev == src:
+        mine = default_out(spec.recipe.source, "report", str(target))
+        raise InsightError(f"the default output folder {out} holds the report that predicts {str(prev_target)!r} from this data, and this "
+                           f"run predicts {str(target)!r}.", where="--out",
+                           fix=f"give this report its own folder, e.g. --out {mine} (Python: run_report(..., out='{mine}')), so both reports are kept")
     mine = default_out(f"{Path(src).parent.name}_{Path(src).stem}", "report") if not src.startswith("demo:") else out.with_name("report_2")
     raise InsightError(f"the default output folder {out} holds the report of {prev}, and this run reads {src}.", where="--out",
                        fix=f"give this report its own folder, e.g. --out {mine} (Python: run_report(..., out='{mine}'))")
