@@ -119,9 +119,10 @@ def html_table(rows: Iterable[Sequence], columns: Sequence[str], raw_columns: It
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     return f'<table class="{esc(css_class)}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
-# %% ../nbs/00_core.ipynb #b8cbfef1
+# %% ../nbs/00_core.ipynb #57e3f6bc
 def fmt_num(x, digits: int = 3) -> str:
-    """The one number format of tables, sentences and the studio: whole numbers with thousands separators (`8,060`),
+    """The one number format of tables, sentences and the studio: whole numbers with thousands separators (`8,060`; also a
+    float a hair from one, as a sum of costs such as 0.3 × 200 = 60.00000000000001 is),
     others with `digits` decimals and separators (`12,345.679`, `4.265`), never scientific notation nor `-0.000` (a tiny
     value reads `0.000` or `-0.001`), infinities as ∞, None/NaN as an em dash."""
     try:
@@ -129,7 +130,8 @@ def fmt_num(x, digits: int = 3) -> str:
         x = float(x)
     except (TypeError, ValueError): return str(x)
     if abs(x) == float("inf"): return "∞" if x > 0 else "-∞"
-    if x.is_integer() and abs(x) < 1e15: return f"{int(x):,}"
+    if abs(x) < 1e15 and (x.is_integer() or (abs(x) >= 1 and abs(x - round(x)) <= 1e-9 * abs(x))):   # float noise: 1760.0000000002 is 1,760
+        return f"{int(round(x)):,}"
     out = f"{x:,.{digits}f}"
     return out[1:] if out.startswith("-") and not out.strip("-0.,") else out
 
