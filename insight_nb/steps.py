@@ -602,7 +602,7 @@ def write_outputs(recipe: Recipe, ds=None, board=None, threshold: BusinessThresh
     if ds is not None: write_json(out / "reference.json", reference_summary(ds))
     return fs
 
-# %% ../nbs/40_steps.ipynb #ff410684
+# %% ../nbs/40_steps.ipynb #34a9436f
 def prepare_report(recipe: Recipe, data=None):
     """The report's data: `prepare()` with the recipe's data fields (`data` replaces `recipe.source` when given). A `value_column`
     is checked (`actions.check_value_column`); one the roles set to `ignored` stays in the table, out of the models."""
@@ -618,16 +618,14 @@ def prepare_report(recipe: Recipe, data=None):
     if vc is not None: check_value_column(ds, vc)
     return ds
 
-def _ids(board, ds):
-    "The identifier column's values of the test rows, else their positions in the data as read (`Dataset.source_rows`), else None."
+def _case_ids(board, ds) -> tuple:
+    """How the test rows are named, and what the names are: the identifier column's values ('id'), else their positions in
+    the data as read (`Dataset.source_rows`, 'row'), else (None, 'id'): the lists then number them themselves."""
     id_cols = ds.schema.by_role("identifier")
-    if id_cols and id_cols[0] in ds.frame: return ds.frame[id_cols[0]].iloc[board.test_rows].to_numpy()
-    return None if ds.source_rows is None else ds.source_rows[board.test_rows]
+    if id_cols and id_cols[0] in ds.frame: return ds.frame[id_cols[0]].iloc[board.test_rows].to_numpy(), "id"
+    return (None, "id") if ds.source_rows is None else (ds.source_rows[board.test_rows], "row")
 
-def _id_name(ds) -> str:
-    "What `_ids` are: 'id' (an identifier column's values) or 'row' (positions in the data)."
-    id_cols = ds.schema.by_role("identifier")
-    return "id" if id_cols and id_cols[0] in ds.frame else "row"
+def _ids(board, ds): return _case_ids(board, ds)[0]
 
 def report_value_targeting(board, ds, recipe: Recipe):
     "The top-k contact list by P(positive) against the top-k by expected value at risk (binary targets with a `value_column`)."
@@ -646,7 +644,6 @@ def report_ranking(board, ds, recipe: Recipe):
     "The top-k test rows by predicted value with their prediction intervals (regression targets)."
     from insight_nb.actions import ranked_list
     if ds.task != "regression": return Skipped("ranked list", "a ranked list by predicted value needs a number as the target (regression).")
-    ev = best_evaluation(board)
+    ev, (ids, name) = best_evaluation(board), _case_ids(board, ds)
     return _guard("ranked list", lambda: ranked_list(ev.pred, ev.halfwidth if ev.has_interval else None, ev.y_true, k=recipe.top_k,
-                                                     level=ev.level, ids=_ids(board, ds), target=ds.target, seed=recipe.seed,
-                                                     id_name=_id_name(ds)))
+                                                     level=ev.level, ids=ids, target=ds.target, seed=recipe.seed, id_name=name))
