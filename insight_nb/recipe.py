@@ -76,8 +76,8 @@ class Recipe(BaseModel):
     models: list[str | dict] = _field(_default_models, "models compared in this order: names, or a name mapped to its "
                                       "parameters, e.g. [sk_logreg, {torch_mlp: {epochs: 5}}]", "evaluation", ["sk_logreg", "sk_hgb"], min_length=1)
     time_budget: float | None = _field(None, "seconds after which no further candidate is started (null: no limit)", "evaluation", 600, gt=0)
-    n_jobs: int | None = _field(None, "model fits run at once when comparing models, each CV fold in its own worker process with one thread "
-                                "(null: 1, all in the report's process); the results are the same for any value", "evaluation", 2, ge=1)
+    n_jobs: int | None = _field(None, "model fits run at once when comparing models: the report's process and helper processes share the CV folds, "
+                                "one thread each (null: every core, at most 4, from 2,000 CV rows on; 1 below); the results are the same for any value", "evaluation", 2, ge=1)
     n_boot: int = _field(500, "bootstrap resamples for test-metric intervals (0: none)", "evaluation", 500, ge=0)
     interval_level: float = _field(0.9, "nominal coverage of the prediction intervals of a regression (split conformal on out-of-fold residuals)",
                                    "evaluation", 0.9, ge=0.5, le=0.99)

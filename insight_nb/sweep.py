@@ -168,7 +168,7 @@ def load_sweep(source, where: str | None = None) -> SweepSpec:
     return SweepSpec(sname, datasets, grid, d.get("workers"), d.get("threads"),
                      d.get("timeout"), d.get("min_rows", 50), where)
 
-# %% ../nbs/43_sweep.ipynb #d39799ec
+# %% ../nbs/43_sweep.ipynb #d0c845ba
 @dataclass
 class SweepRun:
     "One report of a sweep."
@@ -205,6 +205,11 @@ def _split(ds: dict, out: Path, min_rows: int) -> list:
         res.append((labels, str(path), err))
     return res
 
+def _shipped(template) -> bool:
+    "Is `template` one of the package's templates (or none: the report chooses one), whose parameters include the recipe's?"
+    from insight_nb.cells import TEMPLATES
+    return template is None or str(template) in TEMPLATES
+
 def plan_runs(spec: SweepSpec, out) -> list:
     "The runs of `spec` (splits written under `out/_data/`), with unique names."
     out = Path(out)
@@ -219,7 +224,10 @@ def plan_runs(spec: SweepSpec, out) -> list:
                 base, i = name, 2
                 while name in seen: name, i = f"{base}-{i}", i + 1
                 seen.add(name)
-                runs.append(SweepRun(name, path, ds["target"], ds["template"], dict(ds["params"]) | g, ds["config"],
+                params = dict(ds["params"]) | g
+                if "n_jobs" not in params and ds["config"] is None and _shipped(ds["template"]):
+                    params["n_jobs"] = 1   # each report's model fits in its own kernel: the sweep already runs `workers` reports at once
+                runs.append(SweepRun(name, path, ds["target"], ds["template"], params, ds["config"],
                                      dict(dataset=ds["name"]) | labels | {k: slug(v) for k, v in g.items()}, err))
     return runs
 
