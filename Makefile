@@ -30,6 +30,7 @@ $(STAMP): settings.ini setup.py
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[dev,text]"
+	$(PY) -m compileall -q insight_nb   # as pip does for an installed wheel (an editable install is not compiled)
 	touch $@
 
 report: $(STAMP)

@@ -329,7 +329,7 @@ class _Stream:
         elif r["status"] == "ok": print(f"{r['name']}: CV {self.board.primary} {fmt_num(r['cv'].get(self.board.primary), 4)} ({r['fit_seconds']:.1f} s)", flush=True)
         else: print(f"{r['name']}: {r['status']}", flush=True)
 
-# %% ../nbs/25_compare.ipynb #1f4d268b
+# %% ../nbs/25_compare.ipynb #64188d51
 def _evaluate_regression(pred, ds: Dataset, test_rows, oof_residuals, level: float, n_boot: int, seed: int, name: str):
     "The `RegressionEvaluation` of a refitted regressor's predictions `pred` of the test rows, its interval from the out-of-fold residuals."
     from insight_nb.evaluate import evaluate_regression
@@ -379,6 +379,13 @@ def _warm(makes, schema, seed: int, worker: bool = False) -> int:
         try: make(schema, seed)
         except Exception: pass   # compare says what is wrong with a candidate
     return os.getpid()
+
+def _stop_helpers():
+    """End the helper processes now (a comparison does when it is done): idle helpers would hold their memory, and make
+    the process that started them wait seconds at exit (loky joins them; a report's kernel took 2.6 s more to stop)."""
+    from joblib.externals.loky import reusable_executor
+    ex = getattr(reusable_executor, "_executor", None)
+    if ex is not None and getattr(ex, "_insight_nb_warm", None) is not None: ex.shutdown(wait=False, kill_workers=True)
 
 def _helper_pool(helpers: int, makes=(), schema=None, seed: int = 0):
     """The `helpers` local worker processes of this session (loky's reusable executor, one BLAS/OpenMP thread each) and the
@@ -621,5 +628,7 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
                 board.results.append(r)
                 stream.update(r)
                 if on_result: on_result(r)
-    finally: fits_of.close()
+    finally:
+        fits_of.close()
+        if backend is None and jobs > 1: _stop_helpers()
     return board

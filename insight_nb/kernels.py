@@ -13,8 +13,9 @@ from pathlib import Path
 from .core import esc
 
 # %% auto #0
-__all__ = ['KERNEL_LAUNCH', 'REUSE_TAG', 'ipc_path', 'pinned_kernel_manager_class', 'reuse_cell', 'execute_template',
-           'worker_kernel', 'drop_kernel', 'shutdown_kernels', 'mark_failure', 'describe_failure', 'cell_fix']
+__all__ = ['KERNEL_LAUNCH', 'SHUTDOWN_WAIT_S', 'REUSE_TAG', 'ipc_path', 'pinned_kernel_manager_class', 'reuse_cell',
+           'execute_template', 'worker_kernel', 'drop_kernel', 'shutdown_kernels', 'mark_failure', 'describe_failure',
+           'cell_fix']
 
 # %% ../nbs/09_kernels.ipynb #191cc619
 _KM: dict = {}
@@ -29,7 +30,7 @@ def ipc_path() -> str:
         _IPC.extend([d, itertools.count()])
     return str(Path(_IPC[0]) / f"k{next(_IPC[1])}")
 
-# %% ../nbs/09_kernels.ipynb #48424823
+# %% ../nbs/09_kernels.ipynb #8ac1a27d
 # The kernel's launcher: ipykernel's own (`python -m ipykernel_launcher`), plus one exit handler registered first, so it runs
 # last, after every other (ipykernel's, IPython's history, joblib's, temporary folders'): it flushes the output and ends the
 # process without the interpreter's teardown of its modules, which takes 1.4 s once torch is imported and which the report
@@ -44,6 +45,8 @@ KERNEL_LAUNCH = ("import atexit, os, sys\n"
                  "atexit.register(_exit_now)\n"
                  "from ipykernel import kernelapp\n"
                  "kernelapp.launch_new_instance()\n")
+
+SHUTDOWN_WAIT_S = 1.0   # jupyter_client's `shutdown_wait_time` for report kernels (half of it to exit on its own, then SIGTERM)
 
 def pinned_kernel_manager_class(python: str | None = None, env: dict | None = None):
     """An AsyncKernelManager class whose `python3` kernel is `python` (default: this interpreter), started with the extra
@@ -63,6 +66,13 @@ def pinned_kernel_manager_class(python: str | None = None, env: dict | None = No
         def _kernel_spec_manager_default(self): return PinnedSpecs(parent=self)
         @default("transport")
         def _transport_default(self): return "ipc" if sys.platform.startswith("linux") else "tcp"
+        @default("shutdown_wait_time")
+        def _shutdown_wait_time_default(self):
+            # asked to shut down, ipykernel signals its children and waits for them to go, and the resource trackers a
+            # process pool leaves (loky's, multiprocessing's) ignore SIGTERM by design: the kernel would sit there until
+            # the manager's patience ran out (half of jupyter_client's 5 s: 2.6 s more per report). A report's kernel
+            # has nothing left to save once its last cell is done (the notebook is written here): 0.5 s, then SIGTERM.
+            return SHUTDOWN_WAIT_S
         @default("ip")
         def _ip_default(self):  # a private socket path per kernel: kernels started at once in one folder must not share one
             return ipc_path() if self.transport == "ipc" else "127.0.0.1"
