@@ -329,7 +329,7 @@ class _Stream:
         elif r["status"] == "ok": print(f"{r['name']}: CV {self.board.primary} {fmt_num(r['cv'].get(self.board.primary), 4)} ({r['fit_seconds']:.1f} s)", flush=True)
         else: print(f"{r['name']}: {r['status']}", flush=True)
 
-# %% ../nbs/25_compare.ipynb #64188d51
+# %% ../nbs/25_compare.ipynb #ec6b170b
 def _evaluate_regression(pred, ds: Dataset, test_rows, oof_residuals, level: float, n_boot: int, seed: int, name: str):
     "The `RegressionEvaluation` of a refitted regressor's predictions `pred` of the test rows, its interval from the out-of-fold residuals."
     from insight_nb.evaluate import evaluate_regression
@@ -438,19 +438,19 @@ class _Shared:
                 fut.add_done_callback(self._feed)
 
     def get(self, i: int, meanwhile=None) -> list:
-        """Candidate `i`'s fold results in order: the folds nobody has taken run here, then the helpers' are waited for,
-        calling `meanwhile()` first if one is still running (`compare` refits the candidate then). An `InsightError` a fit
-        raised is raised here."""
+        """Candidate `i`'s fold results in order: the folds nobody has taken run here, then the helpers' are waited for.
+        `meanwhile()` (`compare` refits the candidate) runs first when helpers are at work on this candidate (they go on
+        with its folds meanwhile), else after this process's folds. An `InsightError` a fit raised is raised here."""
         tasks, got = self._tasks(i), {}
+        with self.lock: helped = any(k[0] == i and v != "here" for k, v in self.taken.items())
+        if meanwhile is not None and helped: meanwhile()
         for j in range(len(tasks)):
             with self.lock:
                 mine = (i, j) not in self.taken
                 if mine: self.taken[i, j] = "here"
             if mine: got[j] = _in_process(*tasks[j])
-        theirs = [j for j in range(len(tasks)) if j not in got]
-        if meanwhile is not None and any(not self.taken[i, j].done() for j in theirs): meanwhile()
-        for j in theirs: got[j] = self._collect(i, j)
-        return [got[j] for j in range(len(tasks))]
+        if meanwhile is not None and not helped: meanwhile()
+        return [got[j] if j in got else self._collect(i, j) for j in range(len(tasks))]
 
     def _collect(self, i: int, j: int) -> dict:
         "A helper's result; if the helper failed (its process died, the fit could not travel), the fit runs here instead."
@@ -484,7 +484,7 @@ class _Remote:
 
     def get(self, i: int, meanwhile=None) -> list:
         "Candidate `i`'s fold results in order, calling `meanwhile()` first (all of them run elsewhere)."
-        if meanwhile is not None and i in self.counts: meanwhile()
+        if meanwhile is not None: meanwhile()
         first = _raise_or_say(next(self.results))   # its first result: the candidate's fits are made by then
         return [first] + [_raise_or_say(next(self.results)) for _ in range(self.counts[i] - 1)]
 
@@ -578,15 +578,18 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
         pool, ready = _helper_pool(jobs - 1, [c.make for c in cands.values()], ds.schema, seed)
         fits_of = _Shared(tasks_of, len(names), pool, jobs - 1, ready)
     else: fits_of = _Shared(tasks_of, len(names))
+    def _refit_or_error(cand):
+        try: return refit(cand)
+        except InsightError: raise
+        except Exception as e: return e   # that candidate fails (`one`)
+    refits = {}
     def one(i: int, name: str, cand) -> dict:
         "Candidate `i`'s result: its folds' CV metrics, its refit's test metrics (a failure is its status, an InsightError is raised)."
         spec = dict(model=cand.model, params=cand.params) if cand.model is not None else {}
-        early = []
+        early = [refits.pop(i)] if i in refits else []
         def meanwhile():   # while a helper finishes this candidate's folds, its refit runs here
-            if not len(test_rows) or not started.get(name): return
-            try: early.append(refit(cand))
-            except InsightError: raise
-            except Exception as e: early.append(e)
+            if early or not len(test_rows) or not started.get(name): return
+            early.append(_refit_or_error(cand))
         fits = fits_of.get(i, meanwhile)   # an InsightError (a user's to fix) stops the comparison here
         if not started[name]: return dict(name=name, **spec, status=f"skipped: time budget of {time_budget:.0f} s used", fit_seconds=None)
         err = next((f["error"][1] for f in fits if "error" in f), None)
@@ -623,6 +626,11 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
     limit = threadpool_limits(max(1, cpu_count() - jobs + 1)) if backend is None and jobs > 1 else nullcontext()
     try:
         with limit:
+            if getattr(fits_of, "helpers", 0) and len(test_rows):
+                # with helpers, the refits (which must run here) come first, the last candidate's first (the slowest by
+                # default, a torch model, whose import is this process's too): the helpers fit folds from the back meanwhile
+                for i in reversed(range(len(names))):
+                    if fits_of._tasks(i)[0][0] is not _skip: refits[i] = _refit_or_error(cands[names[i]])
             for i, (name, cand) in enumerate(cands.items()):
                 r = one(i, name, cand)
                 board.results.append(r)
