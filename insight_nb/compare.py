@@ -20,9 +20,9 @@ from .dataset import Dataset
 from .estimators import fit_estimator, positive_proba
 
 # %% auto #0
-__all__ = ['PRIMARY', 'FALLBACK', 'LOWER_IS_BETTER', 'METRIC_RANGE', 'CV_MAX_ROWS', 'AUTO_JOBS_ROWS', 'AUTO_MAX_JOBS',
-           'HELPER_IDLE_S', 'Candidate', 'resolve_candidates', 'predict_values', 'split_counts', 'cv_folds',
-           'cv_reasons', 'fold_interval', 'cross_validate', 'choose_primary', 'Leaderboard', 'n_jobs_for',
+__all__ = ['PRIMARY', 'FALLBACK', 'LOWER_IS_BETTER', 'METRIC_RANGE', 'CV_MAX_ROWS', 'AUTO_JOBS_ROWS', 'AUTO_JOBS_MAX_ROWS',
+           'AUTO_MAX_JOBS', 'HELPER_IDLE_S', 'Candidate', 'resolve_candidates', 'predict_values', 'split_counts',
+           'cv_folds', 'cv_reasons', 'fold_interval', 'cross_validate', 'choose_primary', 'Leaderboard', 'n_jobs_for',
            'warm_workers', 'compare']
 
 # %% ../nbs/25_compare.ipynb #f84ebdb2
@@ -329,7 +329,7 @@ class _Stream:
         elif r["status"] == "ok": print(f"{r['name']}: CV {self.board.primary} {fmt_num(r['cv'].get(self.board.primary), 4)} ({r['fit_seconds']:.1f} s)", flush=True)
         else: print(f"{r['name']}: {r['status']}", flush=True)
 
-# %% ../nbs/25_compare.ipynb #ec6b170b
+# %% ../nbs/25_compare.ipynb #18aabe8e
 def _evaluate_regression(pred, ds: Dataset, test_rows, oof_residuals, level: float, n_boot: int, seed: int, name: str):
     "The `RegressionEvaluation` of a refitted regressor's predictions `pred` of the test rows, its interval from the out-of-fold residuals."
     from insight_nb.evaluate import evaluate_regression
@@ -358,22 +358,24 @@ def _cv_sample(rows: np.ndarray, ds: Dataset, max_rows: int | None, seed: int, r
     keep, _ = train_test_split(rows, train_size=int(max_rows), random_state=seed, stratify=None if reg else ds.y.iloc[rows].to_numpy())
     return np.sort(keep)
 
-AUTO_JOBS_ROWS = 2_000   # CV rows from which `n_jobs=None` shares the fits with helper processes (fewer: about a second of fits, one process)
-AUTO_MAX_JOBS = 4        # by default at most this process and 3 helpers (each helper holds its own scikit-learn and torch, ~0.4 GB)
+AUTO_JOBS_ROWS = 2_000   # non-test rows from which `n_jobs=None` shares the fits with helper processes (fewer: about a second of fits)
+AUTO_JOBS_MAX_ROWS = 200_000   # ... and up to which: each helper holds its own libraries and folds (0.65 GB on 300k Telco-like rows),
+                               # and the 1M-row report's memory (2.4 GB in one process, 4.2 GB with a helper) matters more than its seconds
+AUTO_MAX_JOBS = 4        # by default at most this process and 3 helpers
 HELPER_IDLE_S = 300      # an idle helper process exits after this many seconds (the next comparison starts another)
 _ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
 def n_jobs_for(n_jobs: int | None, n_rows: int, n_tasks: int, backend=None) -> int:
     """How many fits `compare` runs at once: `n_jobs` (-1: every core this process may use), or by default every core (at
-    most `AUTO_MAX_JOBS`) from `AUTO_JOBS_ROWS` CV rows on and 1 below; with a `backend`, every worker it has (-1); never
-    more than `n_tasks`."""
+    most `AUTO_MAX_JOBS`) for `AUTO_JOBS_ROWS` to `AUTO_JOBS_MAX_ROWS` non-test rows `n_rows`, else 1; with a `backend`,
+    every worker it has (-1); never more than `n_tasks`."""
     from joblib import cpu_count
     if backend is not None and (n_jobs is None or n_jobs < 0): return -1   # the backend knows its workers (a Dask cluster's)
-    if n_jobs is None: n_jobs = min(cpu_count(), AUTO_MAX_JOBS) if n_rows >= AUTO_JOBS_ROWS else 1
+    if n_jobs is None: n_jobs = min(cpu_count(), AUTO_MAX_JOBS) if AUTO_JOBS_ROWS <= n_rows <= AUTO_JOBS_MAX_ROWS else 1
     if n_jobs < 0: n_jobs = max(cpu_count() + 1 + n_jobs, 1)
     return max(1, min(int(n_jobs), n_tasks))
 
-def _warm(makes, schema, seed: int, worker: bool = False) -> int:
+def _warm(makes, schema, seed: int) -> int:
     "A helper's warm-up: build each candidate's estimator once, importing what its fits will need (scikit-learn, torch)."
     for make in makes:
         try: make(schema, seed)
@@ -381,8 +383,8 @@ def _warm(makes, schema, seed: int, worker: bool = False) -> int:
     return os.getpid()
 
 def _stop_helpers():
-    """End the helper processes now (a comparison does when it is done): idle helpers would hold their memory, and make
-    the process that started them wait seconds at exit (loky joins them; a report's kernel took 2.6 s more to stop)."""
+    """End the helper processes now (a comparison does when it is done: idle, they would hold their memory; the next
+    comparison starts new ones)."""
     from joblib.externals.loky import reusable_executor
     ex = getattr(reusable_executor, "_executor", None)
     if ex is not None and getattr(ex, "_insight_nb_warm", None) is not None: ex.shutdown(wait=False, kill_workers=True)
@@ -393,7 +395,7 @@ def _helper_pool(helpers: int, makes=(), schema=None, seed: int = 0):
     from joblib.externals.loky import get_reusable_executor
     ex = get_reusable_executor(max_workers=helpers, timeout=HELPER_IDLE_S, env=_ONE_THREAD)
     if getattr(ex, "_insight_nb_warm", None) is None:
-        ex._insight_nb_warm = [ex.submit(_warm, list(makes), schema, seed, worker=True) for _ in range(helpers)]
+        ex._insight_nb_warm = [ex.submit(_warm, list(makes), schema, seed) for _ in range(helpers)]
     return ex, ex._insight_nb_warm
 
 class _Shared:
@@ -560,7 +562,7 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
     stream, t_start = _Stream(board, show), time.perf_counter()
     X_cv, y_fit = ds.X.iloc[cv_rows], _target(ds, cv_rows, reg)
     folds_idx, X_test = cv_folds(y_fit, cv, seed, ds.task), ds.X.iloc[test_rows]
-    jobs = n_jobs_for(n_jobs, len(cv_rows), len(cands) * len(folds_idx), backend)
+    jobs = n_jobs_for(n_jobs, len(fit_rows), len(cands) * len(folds_idx), backend)
     names, started = list(cands), {}
     def tasks_of(i: int) -> list:
         "Candidate `i`'s fold fits, made when first handed out: after the time budget, one `skip` instead."

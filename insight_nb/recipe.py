@@ -77,7 +77,7 @@ class Recipe(BaseModel):
                                       "parameters, e.g. [sk_logreg, {torch_mlp: {epochs: 5}}]", "evaluation", ["sk_logreg", "sk_hgb"], min_length=1)
     time_budget: float | None = _field(None, "seconds after which no further candidate is started (null: no limit)", "evaluation", 600, gt=0)
     n_jobs: int | None = _field(None, "model fits run at once when comparing models: the report's process and helper processes share the CV folds, "
-                                "one thread each (null: every core, at most 4, from 2,000 CV rows on; 1 below); the results are the same for any value", "evaluation", 2, ge=1)
+                                "one thread each (null: every core, at most 4, for 2,000 to 200,000 non-test rows; else 1); the results are the same for any value", "evaluation", 2, ge=1)
     n_boot: int = _field(500, "bootstrap resamples for test-metric intervals (0: none)", "evaluation", 500, ge=0)
     interval_level: float = _field(0.9, "nominal coverage of the prediction intervals of a regression (split conformal on out-of-fold residuals)",
                                    "evaluation", 0.9, ge=0.5, le=0.99)

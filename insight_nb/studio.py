@@ -466,7 +466,7 @@ def _leaderboard(self: StudioSession, recipe: Recipe, candidates=None, wait: boo
                 self._emit("board_progress", dict(st))
                 self._set_state("computing", f"leaderboard: {sum(v not in ('waiting', 'running') for v in st.values())} of {len(labels)} models")
             board = self.board = compare(ds, cands, cv=recipe.cv, test=recipe.test, seed=recipe.seed, n_boot=recipe.n_boot, on_result=on_result,
-                                         interval_level=recipe.interval_level)
+                                         interval_level=recipe.interval_level, n_jobs=recipe.n_jobs)
             self._emit("board", board)
             self._set_state(prev if prev not in ("error", *BUSY) else ("idle" if self.results is None else "done"), f"leaderboard: best {board.best}")
         self._spawn(job)
