@@ -330,7 +330,7 @@ class _Stream:
         elif r["status"] == "ok": print(f"{r['name']}: CV {self.board.primary} {fmt_num(r['cv'].get(self.board.primary), 4)} ({r['fit_seconds']:.1f} s)", flush=True)
         else: print(f"{r['name']}: {r['status']}", flush=True)
 
-# %% ../nbs/25_compare.ipynb #fdbe4bea
+# %% ../nbs/25_compare.ipynb #682e9054
 def _evaluate_regression(pred, ds: Dataset, test_rows, oof_residuals, level: float, n_boot: int, seed: int, name: str):
     "The `RegressionEvaluation` of a refitted regressor's predictions `pred` of the test rows, its interval from the out-of-fold residuals."
     from insight_nb.evaluate import evaluate_regression
@@ -364,7 +364,6 @@ AUTO_JOBS_MAX_ROWS = 200_000   # ... and up to which: each helper holds its own 
                                # and the 1M-row report's memory (2.4 GB in one process, 4.2 GB with a helper) matters more than its seconds
 AUTO_MAX_JOBS = 4        # by default at most this process and 3 helpers
 HELPER_IDLE_S = 300      # an idle helper process exits after this many seconds (the next comparison starts another)
-_ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
 def n_jobs_for(n_jobs: int | None, n_rows: int, n_tasks: int, backend=None) -> int:
     """How many fits `compare` runs at once: `n_jobs` (-1: every core this process may use), or by default every core (at
@@ -391,10 +390,11 @@ def _stop_helpers():
     if ex is not None and getattr(ex, "_insight_nb_warm", None) is not None: ex.shutdown(wait=False, kill_workers=True)
 
 def _helper_pool(helpers: int, makes=(), schema=None, seed: int = 0):
-    """The `helpers` local worker processes of this session (loky's reusable executor, one BLAS/OpenMP thread each) and the
-    futures of their warm-up, submitted when the pool is new (a pool idle for `HELPER_IDLE_S` is replaced)."""
+    """The `helpers` local worker processes of this session (loky's reusable executor; each fit there runs with one
+    BLAS/OpenMP and one torch thread, `_fit_predict(worker=True)`) and the futures of their warm-up, submitted when the
+    pool is new (a pool idle for `HELPER_IDLE_S` is replaced)."""
     from joblib.externals.loky import get_reusable_executor
-    ex = get_reusable_executor(max_workers=helpers, timeout=HELPER_IDLE_S, env=_ONE_THREAD)
+    ex = get_reusable_executor(max_workers=helpers, timeout=HELPER_IDLE_S)   # (`env=` needs a newer joblib than scikit-learn's minimum)
     if getattr(ex, "_insight_nb_warm", None) is None:
         ex._insight_nb_warm = [ex.submit(_warm, list(makes), schema, seed) for _ in range(helpers)]
     return ex, ex._insight_nb_warm
