@@ -156,12 +156,13 @@ def to_scores(pred: torch.Tensor, kind) -> torch.Tensor:
     out = kind(pred) if callable(kind) else pred.softmax(-1) if kind == "softmax" else pred.sigmoid() if kind == "sigmoid" else pred
     return out.squeeze(-1) if out.ndim == 2 and out.shape[-1] == 1 else out
 
-# %% ../nbs/11_learner.ipynb #969fdd0d
+# %% ../nbs/11_learner.ipynb #8416e962
 class EagerAdam:
     """Adam, or AdamW with `decoupled_weight_decay`, stepping with torch's own update function (`torch.optim.adam.adam`):
     the weights, `state` and `state_dict()` of `torch.optim.AdamW` / `Adam` without importing the compiler (see above).
-    `param_groups` are dicts as in torch (a scheduler sets their `lr`); no AMSGrad, no `maximize`, no sparse gradients."""
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
+    `param_groups` are dicts as in torch (a scheduler sets their `lr`); no AMSGrad, no `maximize`, no sparse gradients.
+    `weight_decay` applies to groups that set none (`make_optimizer`'s groups set their own, from the Learner's setting)."""
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  decoupled_weight_decay: bool = True):
         self.defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=False, maximize=False, foreach=None,
                              capturable=False, differentiable=False, fused=None, decoupled_weight_decay=decoupled_weight_decay)
