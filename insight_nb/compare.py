@@ -330,7 +330,7 @@ class _Stream:
         elif r["status"] == "ok": print(f"{r['name']}: CV {self.board.primary} {fmt_num(r['cv'].get(self.board.primary), 4)} ({r['fit_seconds']:.1f} s)", flush=True)
         else: print(f"{r['name']}: {r['status']}", flush=True)
 
-# %% ../nbs/25_compare.ipynb #682e9054
+# %% ../nbs/25_compare.ipynb #bb87d8b8
 def _evaluate_regression(pred, ds: Dataset, test_rows, oof_residuals, level: float, n_boot: int, seed: int, name: str):
     "The `RegressionEvaluation` of a refitted regressor's predictions `pred` of the test rows, its interval from the out-of-fold residuals."
     from insight_nb.evaluate import evaluate_regression
@@ -382,12 +382,12 @@ def _warm(makes, schema, seed: int) -> int:
         except Exception: pass   # compare says what is wrong with a candidate
     return os.getpid()
 
+_POOLS: list = []   # the helper pools this session made (loky's reusable executor; a comparison ends them when done)
+
 def _stop_helpers():
     """End the helper processes now (a comparison does when it is done: idle, they would hold their memory; the next
     comparison starts new ones)."""
-    from joblib.externals.loky import reusable_executor
-    ex = getattr(reusable_executor, "_executor", None)
-    if ex is not None and getattr(ex, "_insight_nb_warm", None) is not None: ex.shutdown(wait=False, kill_workers=True)
+    while _POOLS: _POOLS.pop().shutdown(wait=False, kill_workers=True)
 
 def _helper_pool(helpers: int, makes=(), schema=None, seed: int = 0):
     """The `helpers` local worker processes of this session (loky's reusable executor; each fit there runs with one
@@ -396,6 +396,7 @@ def _helper_pool(helpers: int, makes=(), schema=None, seed: int = 0):
     from joblib.externals.loky import get_reusable_executor
     ex = get_reusable_executor(max_workers=helpers, timeout=HELPER_IDLE_S)   # (`env=` needs a newer joblib than scikit-learn's minimum)
     if getattr(ex, "_insight_nb_warm", None) is None:
+        _POOLS.append(ex)
         ex._insight_nb_warm = [ex.submit(_warm, list(makes), schema, seed) for _ in range(helpers)]
     return ex, ex._insight_nb_warm
 
@@ -418,12 +419,16 @@ class _Shared:
         if i not in self.tasks: self.tasks[i] = self.tasks_of(i)
         return self.tasks[i]
 
+    def skipped(self, i: int) -> bool:
+        "Does the time budget skip candidate `i` (decided when its fits are first made)?"
+        return self._tasks(i)[0][0] is _skip
+
     def _last_free(self):
         "The last fold (candidate, fold) nobody has taken, or None."
         for i in range(self.n - 1, -1, -1):
             if i in self.tasks and all((i, j) in self.taken for j in range(len(self.tasks[i]))): continue
-            tasks = self._tasks(i)
-            if tasks[0][0] is _skip: continue   # a candidate the time budget skips: nothing to fit
+            if self.skipped(i): continue   # nothing to fit
+            tasks = self.tasks[i]
             j = next((j for j in range(len(tasks) - 1, -1, -1) if (i, j) not in self.taken), None)
             if j is not None: return i, j
         return None
@@ -632,11 +637,11 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
     limit = threadpool_limits(max(1, cpu_count() - jobs + 1)) if backend is None and jobs > 1 else nullcontext()
     try:
         with limit:
-            if getattr(fits_of, "helpers", 0) and len(test_rows):
+            if isinstance(fits_of, _Shared) and fits_of.helpers and len(test_rows):
                 # with helpers, the refits (which must run here) come first, the last candidate's first (the slowest by
                 # default, a torch model, whose import is this process's too): the helpers fit folds from the back meanwhile
                 for i in reversed(range(len(names))):
-                    if fits_of._tasks(i)[0][0] is not _skip: refits[i] = _refit_or_error(cands[names[i]])
+                    if not fits_of.skipped(i): refits[i] = _refit_or_error(cands[names[i]])
             for i, (name, cand) in enumerate(cands.items()):
                 r = one(i, name, cand)
                 board.results.append(r)
