@@ -33,7 +33,7 @@ __all__ = ['FORMAT', 'WEIGHTS', 'PIPELINE', 'SKOPS', 'MODEL_DIR', 'HEAD', 'PCA_F
            'predict_rows', 'linear_groups', 'ColumnProbe', 'TreeProbes', 'probe_threads', 'contributions',
            'reason_codes', 'rank_and_plan', 'score', 'iter_rows', 'write_csv_atomic', 'score_to_csv']
 
-# %% ../nbs/32_artifact.ipynb #505a768d
+# %% ../nbs/32_artifact.ipynb #a7f33d2c
 FORMAT = "insight_nb.model/1"
 WEIGHTS, PIPELINE, SKOPS, MODEL_DIR = "model.safetensors", "pipeline.json", "model.skops", "model"
 HEAD, PCA_FILE = "head.safetensors", "text_pca.safetensors"   # a text model's classifier head, a fusion model's PCA of the embeddings
@@ -54,6 +54,35 @@ _TRUSTED_FUNCTION = re.compile(r"scipy\._lib\.array_api_compat\.[a-z_.]+\.asarra
 def _untrusted(types) -> list:
     "The types of a skops file that neither skops nor `TRUSTED_TYPES` trusts."
     return sorted(t for t in set(types) - set(TRUSTED_TYPES) if not _TRUSTED_FUNCTION.fullmatch(t))
+
+def _skops():
+    """`skops.io`, imported without importing torch. On import it lists scikit-learn's estimators (`all_estimators`), whose
+    walk imports every package before its filter drops the vendored and private ones, and one of those
+    (`sklearn.externals.array_api_compat.torch`) imports torch: 1.4 s and hundreds of MB for a scoring run that needs no
+    torch. Here the walk does not descend into what the filter drops; the list is the same (tested)."""
+    if "skops.io" in sys.modules: return sys.modules["skops.io"]
+    from sklearn.utils import discovery
+    walk = getattr(discovery, "pkgutil", None)
+    if walk is None or not isinstance(getattr(discovery, "_MODULE_TO_IGNORE", None), (set, frozenset)):
+        import skops.io   # a scikit-learn whose walk this does not know: the plain import
+        return skops.io
+    discovery.pkgutil = _KeptPackages
+    try: import skops.io
+    finally: discovery.pkgutil = walk
+    return skops.io
+
+class _KeptPackages:
+    "`pkgutil` as `all_estimators` uses it: `walk_packages` that imports only the packages its filter keeps."
+    @staticmethod
+    def walk_packages(path, prefix=""):
+        import importlib, pkgutil
+        from sklearn.utils.discovery import _MODULE_TO_IGNORE
+        for info in pkgutil.iter_modules(path, prefix):
+            yield info
+            if not info.ispkg or "._" in info.name or _MODULE_TO_IGNORE & set(info.name.split(".")): continue
+            try: path_in = getattr(importlib.import_module(info.name), "__path__", None) or []
+            except ImportError: continue   # as pkgutil.walk_packages does
+            yield from _KeptPackages.walk_packages(path_in, info.name + ".")
 
 def _jsonable(v):
     "Plain JSON: tuples -> lists, numpy scalars -> Python, NaN/inf -> None, other objects (callbacks) -> `<ClassName>`."
@@ -103,7 +132,7 @@ def _is_fitted(model, kind: str) -> bool:
     except Exception: return False
     return True
 
-# %% ../nbs/32_artifact.ipynb #4abb2584
+# %% ../nbs/32_artifact.ipynb #715c4370
 def _baselines(X: pd.DataFrame, schema: Schema, columns) -> dict:
     """The reference value of each feature column that leave-one-feature-out reason codes put in its place: the median of a
     numeric, boolean or datetime column (ISO text for a date), the most frequent value of a categorical one, '' for text."""
@@ -224,7 +253,7 @@ def _write_torch(model, tmp: Path, meta: dict) -> None:
 
 def _write_sklearn(model, tmp: Path, meta: dict) -> None:
     "The pipeline as skops (no pickle: only types on a trusted list are rebuilt when it is loaded) and its outline as JSON."
-    import skops.io as sio
+    sio = _skops()
     sio.dump(model, tmp / SKOPS)
     untrusted = _untrusted(sio.get_untrusted_types(file=tmp / SKOPS))
     if untrusted:  # a step insight_nb does not know: it could not be loaded back without trusting it
@@ -291,7 +320,7 @@ def read_pipeline(path) -> dict:
         raise InsightError(f"a regressor has one output; the architecture has {arch.get('n_classes')}.", where=str(f), fix="save the model again.")
     return meta
 
-# %% ../nbs/32_artifact.ipynb #e41ef040
+# %% ../nbs/32_artifact.ipynb #febac5e5
 def _check_file(d: Path, entry: dict, default: str) -> Path:
     "The model file named in `pipeline.json` (inside `d`), checked against the sha256 written beside it."
     wf = d / str((entry or {}).get("file", default))
@@ -345,7 +374,7 @@ def _load_torch(d: Path, meta: dict, device: str):
 
 def _load_sklearn(d: Path, meta: dict):
     "A scikit-learn pipeline from skops, refused unless every type in the file that skops does not trust by itself is on `TRUSTED_TYPES`."
-    import skops.io as sio
+    sio = _skops()
     from sklearn.pipeline import Pipeline
     f = _check_file(d, meta["model_file"], SKOPS)
     try: found = sio.get_untrusted_types(file=f)
