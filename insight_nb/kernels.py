@@ -95,35 +95,43 @@ def reuse_cell(cwd):
     src = f"%reset -f\nimport os as _os, gc as _gc\n_os.chdir({str(Path(cwd).resolve())!r})\n_gc.collect()\ndel _os, _gc"
     return nbformat.v4.new_code_cell(src, metadata={"tags": [REUSE_TAG]})
 
-# %% ../nbs/09_kernels.ipynb #8f76dc45
-def _hook(on_cell) -> dict:
-    """papermill's keyword arguments that make it call `on_cell(cell, index, seconds)` at each cell's start (`seconds` None)
-    and end (its duration): the nbclient engine, its cell hooks wrapped (papermill has no callback of its own). `{}` for None."""
-    if on_cell is None: return {}
+# %% ../nbs/09_kernels.ipynb #80af7032
+def _engine(on_cell=None) -> dict:
+    """papermill's keyword arguments for insight_nb's engine: papermill's nbclient engine that writes the notebook when the
+    run starts and when it ends (done or failed), and calls `on_cell(cell, index, seconds)` at each cell's start (`seconds` None) and
+    end (its duration) if given (papermill has no callback of its own). papermill itself writes the whole notebook at every
+    cell's start and end: about 10 ms each time, between the cells (it grows with the figures), for a file nothing reads
+    before the run is published (a report's 14 cells: 0.6 s)."""
     from papermill.engines import NBClientEngine, papermill_engines
     if "insight_nb" not in papermill_engines._engines:
-        class HookedEngine(NBClientEngine):
-            "papermill's nbclient engine, telling `on_cell` about each cell."
+        class InsightEngine(NBClientEngine):
+            "papermill's nbclient engine, writing the notebook when the run ends and telling `on_cell` about each cell."
             @classmethod
             def execute_managed_notebook(cls, nb_man, kernel_name, on_cell=None, **kw):
+                save, complete = nb_man.save, nb_man.notebook_complete
+                nb_man.save = lambda **k: None
+                def notebook_complete(**k):   # papermill calls it when the run ends, done or failed: the one write
+                    nb_man.save = save
+                    complete(**k)
+                nb_man.notebook_complete = notebook_complete
                 if on_cell is not None:
-                    start, complete = nb_man.cell_start, nb_man.cell_complete
+                    start, cell_complete = nb_man.cell_start, nb_man.cell_complete
                     def cell_start(cell, cell_index=None, **k):
                         start(cell, cell_index, **k)
                         on_cell(cell, cell_index, None)
-                    def cell_complete(cell, cell_index=None, **k):
-                        complete(cell, cell_index, **k)
+                    def cell_done(cell, cell_index=None, **k):
+                        cell_complete(cell, cell_index, **k)
                         on_cell(cell, cell_index, float(cell.metadata.get("papermill", {}).get("duration") or 0.0))
-                    nb_man.cell_start, nb_man.cell_complete = cell_start, cell_complete
+                    nb_man.cell_start, nb_man.cell_complete = cell_start, cell_done
                 return super().execute_managed_notebook(nb_man, kernel_name, **kw)
-        papermill_engines.register("insight_nb", HookedEngine)
+        papermill_engines.register("insight_nb", InsightEngine)
     return dict(engine_name="insight_nb", on_cell=on_cell)
 
-# %% ../nbs/09_kernels.ipynb #f8e320fd
+# %% ../nbs/09_kernels.ipynb #056a3438
 def execute_template(spec, output: Path, cwd=None, km=None, timeout: float | None = None, kernel_env: dict | None = None,
                      on_cell=None):
     """Run the template of `spec` (a `report.ReportSpec`: its `template` path and `params`) with papermill into `output`
-    (written after every cell). Pass a kernel manager `km` (started or not) to reuse its kernel across runs (a sweep: its
+    (written when the run ends, done or failed: `_engine`). Pass a kernel manager `km` (started or not) to reuse its kernel across runs (a sweep: its
     namespace is reset and its working folder set by a first cell; the kernel stays up); otherwise a fresh kernel of this
     interpreter (with `kernel_env` added to its environment) is started and shut down. `on_cell(cell, index, seconds)` hears
     each cell start (`seconds` None) and end (its duration) as papermill runs it (`render.StageProgress` listens here)."""
@@ -133,12 +141,12 @@ def execute_template(spec, output: Path, cwd=None, km=None, timeout: float | Non
     if km is None:
         return pm.execute_notebook(str(spec.template), str(output), parameters=spec.params, kernel_name="python3", progress_bar=False,
                                    cwd=str(cwd), execution_timeout=timeout, kernel_manager_class=pinned_kernel_manager_class(env=kernel_env),
-                                   **_hook(on_cell))
+                                   **_engine(on_cell))
     nb = nbformat.read(str(spec.template), as_version=4)
     nb.cells.insert(0, reuse_cell(cwd))
     # no `cwd=`: papermill would chdir this whole process, which a reused kernel does not see (the first cell moves it)
     return pm.execute_notebook(nb, str(output), parameters=spec.params, kernel_name="python3", progress_bar=False,
-                               execution_timeout=timeout, km=km, **_hook(on_cell))
+                               execution_timeout=timeout, km=km, **_engine(on_cell))
 
 # %% ../nbs/09_kernels.ipynb #82389898
 _KERNELS: dict = {}
