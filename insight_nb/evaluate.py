@@ -31,7 +31,7 @@ __all__ = ['BINARY_CI', 'MULTI_CI', 'MAX_POINTS', 'interval_err', 'fig_to_png', 
 # %% ../nbs/23_evaluate.ipynb #e56bd4b3
 _py = jsonable   # the former name, still imported by other modules
 
-# %% ../nbs/23_evaluate.ipynb #84704714
+# %% ../nbs/23_evaluate.ipynb #ad9cc457
 def _txt(x) -> str:
     "A label safe for matplotlib text (no mathtext)."
     return str(x).replace("$", r"\$")
@@ -45,9 +45,11 @@ def interval_err(value, lo, hi) -> tuple[np.ndarray, int]:
     return np.nan_to_num(err, nan=0.0).clip(0), outside
 
 def fig_to_png(fig, dpi: int = 80) -> str:
-    "The figure as a base64 PNG string; pyplot-managed figures are closed afterwards."
+    """The figure as a base64 PNG string; pyplot-managed figures are closed afterwards. A figure with a layout engine (every
+    figure of insight_nb: constrained layout) already fits its canvas; cropping it to its tight box as well would lay it out
+    and measure it once more before drawing it (a fifth of the time of a report's figures), so only a figure without one is cropped."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches=None if fig.get_layout_engine() is not None else "tight")
     if "matplotlib.pyplot" in sys.modules: sys.modules["matplotlib.pyplot"].close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 

@@ -27,7 +27,7 @@ __all__ = ['FAULT_ENV', 'METRIC_NAMES', 'OUTPUTS_TRACEBACK', 'best_evaluation', 
            'insight_metrics', 'section_metrics', 'report_metrics', 'SavedModel', 'save_report_model', 'write_outputs',
            'prepare_report', 'report_value_targeting', 'report_ranking']
 
-# %% ../nbs/40_steps.ipynb #b2890b69
+# %% ../nbs/40_steps.ipynb #54e338f0
 def best_evaluation(board):
     "The held-out test `Evaluation` of the leaderboard's best model (a regression: its `RegressionEvaluation`)."
     best = board.best
@@ -36,7 +36,7 @@ def best_evaluation(board):
         raise InsightError(f"no model finished ({statuses}).", where="compare", fix="read the statuses, fix the data or choose other models.")
     if best not in board.estimators:
         raise InsightError(f"the best model {best!r} has no test evaluation.", where="compare", fix="use a test split (test > 0).")
-    return board.estimators[best][1]
+    return board.estimators.evaluation(best)
 
 # %% ../nbs/40_steps.ipynb #8b796fe0
 @dataclass
@@ -446,7 +446,7 @@ def report_findings(recipe: Recipe | None = None, ds=None, board=None, *results)
 
 
 
-# %% ../nbs/40_steps.ipynb #e8d07b54
+# %% ../nbs/40_steps.ipynb #73a0a68a
 def _extra_test_metrics(ev) -> dict:
     "Metrics every report has: macro F1 for binary tasks too."
     if getattr(ev, "task", None) != "binary": return {}
@@ -496,7 +496,7 @@ def report_metrics(recipe: Recipe, ds=None, board=None, threshold: BusinessThres
         for r in board.results:
             m = {k: r.get(k) for k in ("name", "model", "params", "status", "cv", "cv_ci", "test", "test_ci", "not_computed", "fit_seconds")}
             if "interval" in r: m["interval"] = r["interval"]
-            if r["name"] in board.estimators: m["test"] = dict(m["test"] or {}) | _extra_test_metrics(board.estimators[r["name"]][1])
+            if r["name"] in board.estimators: m["test"] = dict(m["test"] or {}) | _extra_test_metrics(board.estimators.evaluation(r["name"]))
             models.append(m)
         best = next((m for m in models if m["name"] == board.best), {})
         d.update(primary_metric=board.primary, protocol=board.protocol, models=models, best_model=board.best,
@@ -592,7 +592,7 @@ def write_outputs(recipe: Recipe, ds=None, board=None, threshold: BusinessThresh
     metrics = report_metrics(recipe, ds, board, threshold, failed=failed, **insights)
     for f in failed: _display(f)
     reg = board is not None and board.task == "regression"
-    if reg and evaluation is None and board.best in board.estimators: evaluation = board.estimators[board.best][1]
+    if reg and evaluation is None and board.best in board.estimators: evaluation = board.estimators.evaluation(board.best)
     ev = evaluation if isinstance(evaluation, Failed) or (reg and getattr(evaluation, "task", None) == "regression") else None
     fs = report_findings(recipe, ds, board, threshold, *insights.values(), ev, *failed)
     write_json(out / "metrics.json", metrics)
