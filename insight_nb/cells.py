@@ -23,7 +23,7 @@ __all__ = ['SETUP_CELL', 'REPORT_CELLS', 'EXTRA_HELP', 'REGRESSION_MARKDOWN', 'T
            'parameters_source', 'new_template', 'write_notebook', 'build_template', 'sync_templates', 'template_path',
            'template_parameters', 'parameters_schema']
 
-# %% ../nbs/41_cells.ipynb #e0769d28
+# %% ../nbs/41_cells.ipynb #86e01b7b
 @dataclass
 class ReportCell:
     "A reusable (markdown, code) pair; `needs` are the cells that must come before it; `params`: extra template parameters it reads."
@@ -33,7 +33,13 @@ class ReportCell:
     stage: str = ""
     params: dict = field(default_factory=dict)
 
-SETUP_CELL = ReportCell("", "from insight_nb.recipe import Recipe\n\nrecipe = Recipe.from_params(globals())\nrecipe", stage="setup")
+def _setup_code(cells) -> str:
+    "The recipe from the parameters; with a model comparison, its helper processes start too (`steps.start_helpers`)."
+    if "compare" not in cells: return "from insight_nb.recipe import Recipe\n\nrecipe = Recipe.from_params(globals())\nrecipe"
+    return ("from insight_nb.recipe import Recipe\nfrom insight_nb.steps import start_helpers\n\nrecipe = Recipe.from_params(globals())\n"
+            "start_helpers(recipe)  # the model comparison's helper processes start importing their libraries while the data loads\nrecipe")
+
+SETUP_CELL = ReportCell("", _setup_code, stage="setup")
 
 # the variable each cell leaves behind, and the write_outputs argument it feeds
 _OUTPUT_ARGS = {"compare": ("board", "board"), "evaluation": ("evaluation", "ev"), "threshold": ("threshold", "thr"), "drivers": ("drivers", "drv"), "segments": ("segments", "seg"),
@@ -158,7 +164,7 @@ REPORT_CELLS = {
         _outputs_code, needs=("profile",), stage="outputs"),
 }
 
-# %% ../nbs/41_cells.ipynb #63d5fc02
+# %% ../nbs/41_cells.ipynb #4079bce6
 EXTRA_HELP = {"previous_run": "the folder of the run to compare with (run_report sets it to the output folder when a previous run is there)",
               "image_size": "the square size in pixels the images are resized to ('auto': their median shorter side, between 28 and 64)",
               "image_settings": "ImageClassifier settings for the image report, e.g. {epochs: 10, widths: [16, 32, 64]} (empty: the defaults)"}
@@ -204,7 +210,7 @@ def new_template(cells, path=None, title: str | None = None, name: str | None = 
     md = lambda src, i: nbformat.v4.new_markdown_cell(src, id=_cell_id(name, i, "md"))
     code = lambda src, i, tags: nbformat.v4.new_code_cell(src, id=_cell_id(name, i, "code"), metadata={"tags": tags})
     nb.cells = [md(intro, "intro"), code(parameters_source(params), "parameters", ["parameters"]),
-                code(SETUP_CELL.code, "setup", ["stage-setup"])]
+                code(SETUP_CELL.code(cells), "setup", ["stage-setup"])]
     unknown = sorted(set(markdown or {}) - set(cells))
     if unknown: raise InsightError(f"markdown names cells the template does not have: {unknown}.", where="new_template", fix=f"name some of {cells}.")
     for c in cells:

@@ -364,7 +364,7 @@ class _Stream:
         elif r["status"] == "ok": print(f"{r['name']}: CV {self.board.primary} {fmt_num(r['cv'].get(self.board.primary), 4)} ({r['fit_seconds']:.1f} s)", flush=True)
         else: print(f"{r['name']}: {r['status']}", flush=True)
 
-# %% ../nbs/25_compare.ipynb #b01d3ebe
+# %% ../nbs/25_compare.ipynb #6b600499
 def _evaluate_regression(pred, ds: Dataset, test_rows, oof_residuals, level: float, n_boot: int, seed: int, name: str):
     "The `RegressionEvaluation` of a refitted regressor's predictions `pred` of the test rows, its interval from the out-of-fold residuals."
     from insight_nb.evaluate import evaluate_regression
@@ -409,12 +409,17 @@ def n_jobs_for(n_jobs: int | None, n_rows: int, n_tasks: int, backend=None) -> i
     if n_jobs < 0: n_jobs = max(cpu_count() + 1 + n_jobs, 1)
     return max(1, min(int(n_jobs), n_tasks))
 
-def _warm(makes, schema, seed: int) -> int:
-    "A helper's warm-up: build each candidate's estimator once, importing what its fits will need (scikit-learn, torch)."
+def _warm(makes, schema, seed: int) -> tuple[int, list]:
+    """A helper's warm-up: build each candidate's estimator once, importing what its fits will need (scikit-learn, torch).
+    Returns its process id and the seconds each build took: what a candidate's first fit in a fresh process costs on top
+    of the fit (`_Shared` weighs it)."""
+    took = []
     for make in makes:
+        t = time.perf_counter()
         try: make(schema, seed)
         except Exception: pass   # compare says what is wrong with a candidate
-    return os.getpid()
+        took.append(time.perf_counter() - t)
+    return os.getpid(), took
 
 _POOLS: list = []   # the helper pools this session made (loky's reusable executor; a comparison ends them when done)
 
@@ -438,13 +443,16 @@ class _Shared:
     """`compare`'s fold fits, shared by this process and `helpers` local worker processes: this process runs them from the
     first candidate's first fold on, in order; each idle helper takes the last fold nobody has taken (from the last
     candidate back), one at a time, and only once the helpers have warmed up (`ready`), so a slow start never holds this
-    process up; the two ends meet. `tasks_of(i)`: the `(function, kwargs)` fits of candidate `i`, made once, when first
+    process up; the two ends meet, except that this process leaves a candidate it has not fitted yet to the helpers while
+    they are fitting it (see `get`). `tasks_of(i)`: the `(function, kwargs)` fits of candidate `i`, made once, when first
     needed, each fit's keyword arguments a function making them (a fold's rows are sliced only when it runs). Same fits,
     same seeds wherever they run: the results equal one process's."""
     def __init__(self, tasks_of, n: int, executor=None, helpers: int = 0, ready=()):
         import threading
         self.tasks_of, self.n, self.ex, self.helpers, self.ready = tasks_of, n, executor, helpers, list(ready)
         self.tasks, self.taken, self.running, self.stopped = {}, {}, 0, False
+        self.inflight, self.here, self.cold = {}, set(), None   # the helpers' running fits (future -> (candidate, when)); the
+                                                                # candidates fitted here; the helpers' build seconds of each
         self.lock = threading.RLock()   # the executor's threads call `_feed` as a warm-up or a fit ends
         for f in self.ready: f.add_done_callback(lambda _: self._feed())
         self._feed()
@@ -470,26 +478,52 @@ class _Shared:
     def _feed(self, done=None):
         "Hand the last free folds to idle helpers."
         with self.lock:
-            if done is not None: self.running -= 1
+            if done is not None: self.running, _ = self.running - 1, self.inflight.pop(done, None)
             if self.stopped or self.ex is None or not all(f.done() for f in self.ready): return
             while self.running < self.helpers and (k := self._last_free()) is not None:
                 f, kw = self.tasks[k[0]][k[1]]
                 try: self.taken[k] = fut = self.ex.submit(f, **kw(), worker=True)
                 except Exception:   # the pool is gone (shut down, broken): this process runs the rest
                     self.ex = None; return
-                self.running += 1
+                self.running, self.inflight[fut] = self.running + 1, (k[0], time.perf_counter())
                 fut.add_done_callback(self._feed)
 
     def get(self, i: int) -> list:
-        """Candidate `i`'s results in order: the fits nobody has taken run here, then the helpers' are waited for. An
+        """Candidate `i`'s results in order: the fits nobody has taken run here, then the helpers' are waited for. A candidate
+        the helpers are fitting and this process has not fitted yet is joined only when that pays (`_join`). An
         `InsightError` a fit raised is raised here."""
+        from concurrent.futures import FIRST_COMPLETED, wait
         tasks, got = self._tasks(i), {}
         for j in range(len(tasks)):
-            with self.lock:
-                mine = (i, j) not in self.taken
-                if mine: self.taken[i, j] = "here"
-            if mine: got[j] = _in_process(tasks[j][0], tasks[j][1]())
+            while True:
+                with self.lock:
+                    busy = {f: t for f, (c, t) in self.inflight.items() if c == i}
+                    free = (i, j) not in self.taken
+                    mine = free and (i in self.here or not busy or self._join(i, busy))
+                    if mine: self.taken[i, j] = "here"
+                if mine or not free: break
+                if all(f.done() for f in busy): time.sleep(0.001)   # its next fit is being handed out (`_feed`)
+                else: wait(list(busy), timeout=0.05, return_when=FIRST_COMPLETED)   # weighed again as the fits go on
+            if mine:
+                self.here.add(i)
+                got[j] = _in_process(tasks[j][0], tasks[j][1]())
         return [got[j] if j in got else self._collect(i, j) for j in range(len(tasks))]
+
+    def _join(self, i: int, busy: dict) -> bool:
+        """Should this process start fitting candidate `i`, which the helpers are fitting (`busy`: future -> when it was handed
+        out) and this process has not fitted yet? A candidate's first fit in a process costs more than a fit: its build
+        imports what it needs (a torch model here: over a second), as the helpers' warm-up measured (`_warm`). Join when
+        the helpers' remaining fits of it would take longer than that: the fits not handed out, at the helpers' own seconds
+        per fit of it (or, before one is done, the time the running ones have taken so far)."""
+        if self.cold is None:
+            self.cold = next((dict(enumerate(f.result()[1])) for f in self.ready if f.done() and f.exception() is None), {})
+        done = []
+        for (a, _), f in self.taken.items():
+            if a == i and f != "here" and f.done() and not f.cancelled() and f.exception() is None and "seconds" in f.result():
+                done.append(f.result()["seconds"])
+        per_fit = float(np.mean(done)) if done else time.perf_counter() - min(busy.values())
+        left = sum((i, j) not in self.taken for j in range(len(self.tasks[i])))
+        return left * per_fit / max(self.helpers, 1) > self.cold.get(i, 0.0)
 
     def _collect(self, i: int, j: int) -> dict:
         "A helper's result; if the helper failed (its process died, the fit could not travel), the fit runs here instead."
@@ -531,17 +565,22 @@ class _Remote:
             warnings.simplefilter("ignore")
             self.results.close()
 
-def warm_workers(ds: Dataset, candidates=None, n_jobs: int | None = None, test: float = 0.2, seed: int = 0) -> bool:
+def warm_workers(ds: Dataset | None, candidates=None, n_jobs: int | None = None, test: float = 0.2, seed: int = 0,
+                 rows: int | None = None) -> bool:
     """Start the helper processes `compare(ds, candidates, n_jobs=n_jobs, test=test)` will share its fits with, now and in
     the background, so that their start-up (a Python importing scikit-learn and torch: seconds) overlaps the work before
-    the comparison (a report starts them right after loading the data). Nothing happens when `compare` would fit in this
-    process alone (`n_jobs_for` is 1); returns whether helpers are starting."""
-    n_cv = int(len(ds) * (1 - test)) if test else len(ds)
-    jobs = n_jobs_for(n_jobs, n_cv, 1 << 20)
-    if jobs == 1 or ds.target is None: return False
-    try: makes = [c.make for c in resolve_candidates(candidates, ds.task).values()]
+    the comparison. `ds` None: before the data is loaded, for a table of about `rows` rows (`data.estimate_rows`), each
+    helper building the candidates for a probe schema (the imports are what takes time; a report starts them as its first
+    step, and again, a no-op then, once the data is loaded). Nothing happens when `compare` would fit in this process alone
+    (`n_jobs_for` is 1); returns whether helpers are starting. `compare` ends the helpers when it is done (used or not)."""
+    n = len(ds) if ds is not None else rows
+    if n is None or (ds is not None and ds.target is None): return False
+    jobs = n_jobs_for(n_jobs, int(n * (1 - test)) if test else n, 1 << 20)
+    if jobs == 1: return False
+    from insight_nb.registry import probe_schema
+    try: makes = [c.make for c in resolve_candidates(candidates, ds.task if ds is not None else None).values()]
     except InsightError: return False   # compare will say it
-    _helper_pool(jobs - 1, makes, ds.schema, seed)
+    _helper_pool(jobs - 1, makes, ds.schema if ds is not None else probe_schema("binary"), seed)
     return True
 
 def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: int = 0, time_budget: float | None = None,
@@ -667,5 +706,5 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
                 if on_result: on_result(r)
     finally:
         fits_of.close()
-        if backend is None and jobs > 1: _stop_helpers()
+        if backend is None: _stop_helpers()   # used or not (`warm_workers` may have started them before the data was known)
     return board

@@ -25,7 +25,7 @@ from .core import DataError, close_matches, did_you_mean, set_option_hint, warn
 __all__ = ['TEXT_SUFFIXES', 'PARQUET_SUFFIXES', 'JSONL_SUFFIXES', 'EXCEL_SUFFIXES', 'SEPARATORS', 'SEP_NAMES', 'COMMON_ENCODINGS',
            'MAGIC', 'DEMO_DIR', 'DEMOS', 'HEAD_BYTES', 'sha256_bytes', 'frame_sha256', 'check_sep', 'check_encoding',
            'binary_kind', 'sniff_separator', 'check_unique_columns', 'load_table', 'demo_path', 'load_demo',
-           'read_columns']
+           'estimate_rows', 'read_columns']
 
 # %% ../nbs/01_data.ipynb #b238f73f
 TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt", ".dat"}
@@ -330,6 +330,24 @@ def load_demo(name: str, split: str | None = None) -> pd.DataFrame:
     df = load_table(demo_path(name, split))
     df.attrs.update(source=f"demo:{name}" + (f":{split}" if split else ""), target=DEMOS[name]["target"])
     return df
+
+# %% ../nbs/01_data.ipynb #9db3e9ea
+def estimate_rows(source) -> int | None:
+    "About how many data rows `source` (a path, `demo:name`, or a frame) holds, without reading it; None when it cannot tell cheaply."
+    if isinstance(source, pd.DataFrame): return len(source)
+    try:
+        if str(source).startswith("demo:"): p = demo_path(*str(source)[5:].split(":", 1))
+        else: p = Path(str(source)).expanduser()
+        if p.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+            return int(pq.ParquetFile(p).metadata.num_rows)
+        if p.suffix.lower() not in (".csv", ".tsv", ".tab", ".txt") or not p.is_file(): return None
+        size = p.stat().st_size
+        with open(p, "rb") as f: head = f.read(1 << 16)
+    except Exception: return None   # an estimate only: the load says what is wrong with the source
+    lines = head.count(b"\n") - 1   # the header is not a row
+    if lines < 1: return 1 if size else 0
+    return int(round(size / (len(head) / (lines + 1)))) - 1 if len(head) < size else lines
 
 # %% ../nbs/01_data.ipynb #0488d202
 HEAD_BYTES = 1 << 18

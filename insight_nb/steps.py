@@ -25,7 +25,7 @@ __all__ = ['FAULT_ENV', 'METRIC_NAMES', 'OUTPUTS_TRACEBACK', 'best_evaluation', 
            'best_model_findings', 'too_few_cases_findings', 'tie_findings', 'failed_model_findings', 'gap_findings',
            'concentrated_error_findings', 'balance_findings', 'threshold_findings', 'report_findings',
            'insight_metrics', 'section_metrics', 'report_metrics', 'SavedModel', 'save_report_model', 'write_outputs',
-           'prepare_report', 'report_value_targeting', 'report_ranking']
+           'prepare_report', 'start_helpers', 'report_value_targeting', 'report_ranking']
 
 # %% ../nbs/40_steps.ipynb #54e338f0
 def best_evaluation(board):
@@ -602,7 +602,7 @@ def write_outputs(recipe: Recipe, ds=None, board=None, threshold: BusinessThresh
     if ds is not None: write_json(out / "reference.json", reference_summary(ds))
     return fs
 
-# %% ../nbs/40_steps.ipynb #34a9436f
+# %% ../nbs/40_steps.ipynb #7b20662b
 def prepare_report(recipe: Recipe, data=None):
     """The report's data: `prepare()` with the recipe's data fields (`data` replaces `recipe.source` when given). A `value_column`
     is checked (`actions.check_value_column`); one the roles set to `ignored` stays in the table, out of the models."""
@@ -617,6 +617,14 @@ def prepare_report(recipe: Recipe, data=None):
         ds.schema.columns[vc].role, ds.schema.columns[vc].reason = "ignored", "the value column (value_column), ignored by the roles: out of the models"
     if vc is not None: check_value_column(ds, vc)
     return ds
+
+def start_helpers(recipe: Recipe) -> bool:
+    """Start the model comparison's helper processes now, before the data is loaded (`compare.warm_workers` for about
+    `data.estimate_rows(recipe.source)` rows): their start-up (a Python importing scikit-learn and torch: seconds) then
+    overlaps the loading and profiling instead of the comparison. Returns whether helpers are starting."""
+    from insight_nb.compare import warm_workers
+    from insight_nb.data import estimate_rows
+    return warm_workers(None, recipe.models, recipe.n_jobs, recipe.test, recipe.seed, rows=estimate_rows(recipe.source))
 
 def _case_ids(board, ds) -> tuple:
     """How the test rows are named, and what the names are: the identifier column's values ('id'), else their positions in
