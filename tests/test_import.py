@@ -9,6 +9,12 @@ def loaded_after(stmt: str) -> dict:
     code = f"import sys, json; {stmt}; print(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))"
     return json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
+def printed_by(code: str) -> list:
+    "The words a fresh Python process running `code` prints (it must succeed)."
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.split()
+
 def test_import_package_is_light():
     assert not any(loaded_after("import insight_nb").values())
 
@@ -28,9 +34,7 @@ def test_training_a_tabular_torch_model_does_not_import_the_compiler():
             "m = TorchTabularClassifier(epochs=3, seed=0).fit(X, (X.a > 0).map({True: 'yes', False: 'no'}))\n"
             "assert m.predict_proba(X).shape == (200, 2)\n"
             "print('torch._dynamo' in sys.modules, 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["False", "True"]
+    assert printed_by(code) == ["False", "True"]
 
 def test_loading_a_scikit_learn_model_does_not_import_torch(tmp_path):
     """skops lists scikit-learn's estimators on import, and scikit-learn's walk imports torch through a vendored package
@@ -52,6 +56,4 @@ def test_loading_a_scikit_learn_model_does_not_import_torch(tmp_path):
             "from sklearn.utils import all_estimators\n"
             "want = [get_type_name(c) for _, c in all_estimators() if get_type_name(c).startswith('sklearn.')]\n"
             "print(len(got) > 100, got == want)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["False", "True", "True"]
+    assert printed_by(code) == ["False", "True", "True"]
