@@ -364,7 +364,7 @@ class _Stream:
         elif r["status"] == "ok": print(f"{r['name']}: CV {self.board.primary} {fmt_num(r['cv'].get(self.board.primary), 4)} ({r['fit_seconds']:.1f} s)", flush=True)
         else: print(f"{r['name']}: {r['status']}", flush=True)
 
-# %% ../nbs/25_compare.ipynb #6b600499
+# %% ../nbs/25_compare.ipynb #af640dd0
 def _evaluate_regression(pred, ds: Dataset, test_rows, oof_residuals, level: float, n_boot: int, seed: int, name: str):
     "The `RegressionEvaluation` of a refitted regressor's predictions `pred` of the test rows, its interval from the out-of-fold residuals."
     from insight_nb.evaluate import evaluate_regression
@@ -440,11 +440,11 @@ def _helper_pool(helpers: int, makes=(), schema=None, seed: int = 0):
     return ex, ex._insight_nb_warm
 
 class _Shared:
-    """`compare`'s fold fits, shared by this process and `helpers` local worker processes: this process runs them from the
-    first candidate's first fold on, in order; each idle helper takes the last fold nobody has taken (from the last
-    candidate back), one at a time, and only once the helpers have warmed up (`ready`), so a slow start never holds this
-    process up; the two ends meet, except that this process leaves a candidate it has not fitted yet to the helpers while
-    they are fitting it (see `get`). `tasks_of(i)`: the `(function, kwargs)` fits of candidate `i`, made once, when first
+    """`compare`'s fits (each candidate's folds, then its refit), shared by this process and `helpers` local worker
+    processes: this process runs them from the first candidate's first fit on, in order; each idle helper takes the last
+    fit nobody has taken (from the last candidate back), one at a time, and only once the helpers have warmed up
+    (`ready`), so a slow start never holds this process up; the two ends meet, where this process joins a candidate the
+    helpers are fitting only when that pays (`_join`). `tasks_of(i)`: the `(function, kwargs)` fits of candidate `i`, made once, when first
     needed, each fit's keyword arguments a function making them (a fold's rows are sliced only when it runs). Same fits,
     same seeds wherever they run: the results equal one process's."""
     def __init__(self, tasks_of, n: int, executor=None, helpers: int = 0, ready=()):
