@@ -34,8 +34,10 @@ def quick(tmp_path_factory):
     "A test-only template: profile, an optional sleep (to be killed in), outputs."
     import nbformat
     nb = new_template(["profile", "outputs"], name="quick_test", defaults=dict(models=["sk_logreg"]))
-    nb.cells[1].source += "\nsleep = 0  # seconds to wait before the outputs\nprevious_run = None  # set by run_report from the output folder"
-    nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell("import time\ntime.sleep(sleep)", metadata={"tags": ["stage-sleep"]}))
+    nb.cells[1].source += ("\nsleep = 0  # seconds to wait before the outputs\nstarted = ''  # a file the sleep cell creates as it starts"
+                           "\nprevious_run = None  # set by run_report from the output folder")
+    nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell("import pathlib, time\nif started: pathlib.Path(started).touch()\ntime.sleep(sleep)",
+                                                                 metadata={"tags": ["stage-sleep"]}))
     return str(write_notebook(nb, tmp_path_factory.mktemp("templates") / "quick_test.ipynb"))
 
 
@@ -154,15 +156,13 @@ def _staging(out: Path) -> list:
 
 def _start_slow_run(data, out, template) -> subprocess.Popen:
     "`insight-nb report` with a 120 s sleep cell, in its own process group; returns once the kernel is inside the sleep."
-    proc = subprocess.Popen([EXE, "report", str(data), "--target", "Churn", "--template", template, "-p", "sleep=120", "--out", str(out)],
+    started = out.with_name(out.name + ".sleeping")   # the sleep cell creates it as it starts (the notebook is written at the end only)
+    proc = subprocess.Popen([EXE, "report", str(data), "--target", "Churn", "--template", template, "-p", "sleep=120",
+                             "-p", f"started={started}", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 90
-    while time.time() < deadline:  # papermill writes the notebook after each cell: wait for the profile cell's output
-        nbs = [p / "report.ipynb" for p in _staging(out)]
-        if nbs and nbs[0].exists() and '"stage-sleep"' in nbs[0].read_text(errors="replace") and "papermill" in nbs[0].read_text(errors="replace"):
-            nb = json.loads(nbs[0].read_text())
-            started = [c for c in nb["cells"] if "stage-sleep" in c["metadata"].get("tags", []) and c["metadata"].get("papermill", {}).get("start_time")]
-            if started: return proc
+    while time.time() < deadline:
+        if started.exists(): return proc
         if proc.poll() is not None: pytest.fail(f"the run ended early: {proc.communicate()}")
         time.sleep(0.3)
     os.killpg(proc.pid, signal.SIGKILL)
