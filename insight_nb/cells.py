@@ -23,7 +23,7 @@ __all__ = ['SETUP_CELL', 'REPORT_CELLS', 'EXTRA_HELP', 'REGRESSION_MARKDOWN', 'T
            'parameters_source', 'new_template', 'write_notebook', 'build_template', 'sync_templates', 'template_path',
            'template_parameters', 'parameters_schema']
 
-# %% ../nbs/41_cells.ipynb #86e01b7b
+# %% ../nbs/41_cells.ipynb #6ea05448
 @dataclass
 class ReportCell:
     "A reusable (markdown, code) pair; `needs` are the cells that must come before it; `params`: extra template parameters it reads."
@@ -34,9 +34,10 @@ class ReportCell:
     params: dict = field(default_factory=dict)
 
 def _setup_code(cells) -> str:
-    "The recipe from the parameters; with a model comparison, its helper processes start too (`steps.start_helpers`)."
+    """The recipe from the parameters; with a model comparison, its helper processes start too (`compare.start_helpers`),
+    before the report imports anything heavy."""
     if "compare" not in cells: return "from insight_nb.recipe import Recipe\n\nrecipe = Recipe.from_params(globals())\nrecipe"
-    return ("from insight_nb.recipe import Recipe\nfrom insight_nb.steps import start_helpers\n\nrecipe = Recipe.from_params(globals())\n"
+    return ("from insight_nb.recipe import Recipe\nfrom insight_nb.compare import start_helpers\n\nrecipe = Recipe.from_params(globals())\n"
             "start_helpers(recipe)  # the model comparison's helper processes start importing their libraries while the data loads\nrecipe")
 
 SETUP_CELL = ReportCell("", _setup_code, stage="setup")
@@ -68,9 +69,10 @@ REPORT_CELLS = {
         "stratified k-fold cross-validation on the other rows. Models are ranked by the cross-validated primary metric (ROC AUC for "
         "two classes, accuracy otherwise) with a 95% interval over folds; ★ marks the best. When intervals overlap, the data do not "
         "separate the models.",
-        "from insight_nb.compare import compare\n\n"
+        "from insight_nb.compare import compare\nfrom insight_nb.steps import warm_up\n\n"
         "board = compare(ds, recipe.models, cv=recipe.cv, test=recipe.test, seed=recipe.seed, time_budget=recipe.time_budget,\n"
-        "                n_boot=recipe.n_boot, interval_level=recipe.interval_level, n_jobs=recipe.n_jobs, show=True)", needs=("profile",), stage="compare"),
+        "                n_boot=recipe.n_boot, interval_level=recipe.interval_level, n_jobs=recipe.n_jobs, show=True,\n"
+        "                idle=warm_up)  # while it waits for its helpers' last fits, this process imports what the next cells need", needs=("profile",), stage="compare"),
     "evaluation": ReportCell(
         "## The best model on unseen data\n\nThe model chosen by cross-validation, refitted on all non-test rows, is scored once on "
         "the test split it has never seen. Intervals are 95% bootstrap intervals over the test rows. The figures show how well it "

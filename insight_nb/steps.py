@@ -19,13 +19,13 @@ from .actions import business_hint, default_business_note, default_business_numb
 from .publish import write_json
 
 # %% auto #0
-__all__ = ['FAULT_ENV', 'METRIC_NAMES', 'OUTPUTS_TRACEBACK', 'best_evaluation', 'BusinessThreshold', 'business_threshold',
-           'Skipped', 'chosen_class', 'report_drivers', 'report_segments', 'report_targeting', 'report_fairness',
-           'one_line', 'Failed', 'failed_section_findings', 'show_section', 'section', 'ReportContext',
-           'best_model_findings', 'too_few_cases_findings', 'tie_findings', 'failed_model_findings', 'gap_findings',
-           'concentrated_error_findings', 'balance_findings', 'threshold_findings', 'report_findings',
+__all__ = ['FAULT_ENV', 'METRIC_NAMES', 'OUTPUTS_TRACEBACK', 'WARM_UP_MODULES', 'best_evaluation', 'BusinessThreshold',
+           'business_threshold', 'Skipped', 'chosen_class', 'report_drivers', 'report_segments', 'report_targeting',
+           'report_fairness', 'one_line', 'Failed', 'failed_section_findings', 'show_section', 'section',
+           'ReportContext', 'best_model_findings', 'too_few_cases_findings', 'tie_findings', 'failed_model_findings',
+           'gap_findings', 'concentrated_error_findings', 'balance_findings', 'threshold_findings', 'report_findings',
            'insight_metrics', 'section_metrics', 'report_metrics', 'SavedModel', 'save_report_model', 'write_outputs',
-           'prepare_report', 'start_helpers', 'report_value_targeting', 'report_ranking']
+           'prepare_report', 'warm_up', 'report_value_targeting', 'report_ranking']
 
 # %% ../nbs/40_steps.ipynb #54e338f0
 def best_evaluation(board):
@@ -602,7 +602,7 @@ def write_outputs(recipe: Recipe, ds=None, board=None, threshold: BusinessThresh
     if ds is not None: write_json(out / "reference.json", reference_summary(ds))
     return fs
 
-# %% ../nbs/40_steps.ipynb #7b20662b
+# %% ../nbs/40_steps.ipynb #7c9fd06c
 def prepare_report(recipe: Recipe, data=None):
     """The report's data: `prepare()` with the recipe's data fields (`data` replaces `recipe.source` when given). A `value_column`
     is checked (`actions.check_value_column`); one the roles set to `ignored` stays in the table, out of the models."""
@@ -618,13 +618,20 @@ def prepare_report(recipe: Recipe, data=None):
     if vc is not None: check_value_column(ds, vc)
     return ds
 
-def start_helpers(recipe: Recipe) -> bool:
-    """Start the model comparison's helper processes now, before the data is loaded (`compare.warm_workers` for about
-    `data.estimate_rows(recipe.source)` rows): their start-up (a Python importing scikit-learn and torch: seconds) then
-    overlaps the loading and profiling instead of the comparison. Returns whether helpers are starting."""
-    from insight_nb.compare import warm_workers
-    from insight_nb.data import estimate_rows
-    return warm_workers(None, recipe.models, recipe.n_jobs, recipe.test, recipe.seed, rows=estimate_rows(recipe.source))
+# what the cells after a report's model comparison import (figures, the sections, the saved model's reference)
+WARM_UP_MODULES = ("matplotlib.figure", "matplotlib.backends.backend_agg", "insight_nb.drivers", "insight_nb.segments",
+                   "insight_nb.fairness", "insight_nb.history", "insight_nb.monitor", "insight_nb.artifact")
+
+def warm_up() -> None:
+    """Import what a report's cells after the model comparison need (`WARM_UP_MODULES`, and skops for saving the model:
+    about a second), while the comparison waits for its helpers' last fits: `compare(..., idle=warm_up)`, so that second
+    is spent on a core that would idle. Best effort: a module that fails to import here raises in its own cell."""
+    import importlib
+    for m in WARM_UP_MODULES:
+        try: importlib.import_module(m)
+        except Exception: pass
+    try: importlib.import_module("insight_nb.artifact")._skops()
+    except Exception: pass
 
 def _case_ids(board, ds) -> tuple:
     """How the test rows are named, and what the names are: the identifier column's values ('id'), else their positions in
