@@ -30,7 +30,7 @@ def ipc_path() -> str:
         _IPC.extend([d, itertools.count()])
     return str(Path(_IPC[0]) / f"k{next(_IPC[1])}")
 
-# %% ../nbs/09_kernels.ipynb #8ac1a27d
+# %% ../nbs/09_kernels.ipynb #c430feee
 # The kernel's launcher: ipykernel's own (`python -m ipykernel_launcher`), plus one exit handler registered first, so it runs
 # last, after every other (ipykernel's, IPython's history, joblib's, temporary folders'): it flushes the output and ends the
 # process without the interpreter's teardown of its modules, which takes 1.4 s once torch is imported and which the report
@@ -127,14 +127,15 @@ def _engine(on_cell=None) -> dict:
         papermill_engines.register("insight_nb", InsightEngine)
     return dict(engine_name="insight_nb", on_cell=on_cell)
 
-# %% ../nbs/09_kernels.ipynb #056a3438
+# %% ../nbs/09_kernels.ipynb #4b210f74
 def execute_template(spec, output: Path, cwd=None, km=None, timeout: float | None = None, kernel_env: dict | None = None,
                      on_cell=None):
     """Run the template of `spec` (a `report.ReportSpec`: its `template` path and `params`) with papermill into `output`
     (written when the run ends, done or failed: `_engine`). Pass a kernel manager `km` (started or not) to reuse its kernel across runs (a sweep: its
     namespace is reset and its working folder set by a first cell; the kernel stays up); otherwise a fresh kernel of this
     interpreter (with `kernel_env` added to its environment) is started and shut down. `on_cell(cell, index, seconds)` hears
-    each cell start (`seconds` None) and end (its duration) as papermill runs it (`render.StageProgress` listens here)."""
+    each cell start (`seconds` None) and end (its duration) as papermill runs it (`render.StageProgress` listens here).
+    Returns the executed notebook."""
     import nbformat
     import papermill as pm
     cwd = Path(cwd or Path(output).parent)

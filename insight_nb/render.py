@@ -13,17 +13,21 @@ from .core import FAILED_KEY
 from .kernels import REUSE_TAG
 
 # %% auto #0
-__all__ = ['HTML_TEMPLATE', 'render_html', 'cell_stage', 'stage_timings', 'failed_sections', 'template_stages', 'StageProgress']
+__all__ = ['HTML_TEMPLATE', 'render_html', 'warm_html', 'cell_stage', 'stage_timings', 'failed_sections', 'template_stages',
+           'StageProgress']
 
-# %% ../nbs/10_render.ipynb #4f40c491
+# %% ../nbs/10_render.ipynb #dfe00643
 def _strip_for_html(nb):
-    "Drop the parameters cells and stderr output (warnings are collected in the findings)."
-    nb.cells = [c for c in nb.cells if not ({"parameters", "injected-parameters", REUSE_TAG} & set(c.get("metadata", {}).get("tags", [])))]
+    "`nb` without the parameters cells and stderr output (warnings are collected in the findings); `nb` itself is left as it is."
+    from nbformat import NotebookNode
+    cells = []
     for c in nb.cells:
-        if c.cell_type == "code": c.outputs = [o for o in c.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-    return nb
+        if {"parameters", "injected-parameters", REUSE_TAG} & set(c.get("metadata", {}).get("tags", [])): continue
+        if c.cell_type == "code": c = NotebookNode(c, outputs=[o for o in c.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")])
+        cells.append(c)
+    return NotebookNode(nb, cells=cells)
 
-# %% ../nbs/10_render.ipynb #dcb92aa2
+# %% ../nbs/10_render.ipynb #6e77061c
 # JupyterLab's look without its scripts (require.js, MathJax, widgets, mermaid come from CDNs): the page works offline.
 HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
@@ -32,16 +36,26 @@ HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 """
 
-def render_html(nb_path, title: str | None = None) -> str:
-    "The executed notebook as one self-contained HTML page: no code, no external scripts, figures embedded as PNG."
+def render_html(nb, title: str | None = None) -> str:
+    """The executed notebook (a path, or the notebook itself, which is left unchanged) as one self-contained HTML page: no
+    code, no external scripts, figures embedded as PNG. `title`: the page's (default: the file's name)."""
     import nbformat
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
-    nb = _strip_for_html(nbformat.read(str(nb_path), as_version=4))
+    if not isinstance(nb, nbformat.NotebookNode): nb, title = nbformat.read(str(nb), as_version=4), title or Path(nb).stem
     exp = HTMLExporter(extra_loaders=[DictLoader({"insight_report.html.j2": HTML_TEMPLATE})], template_file="insight_report.html.j2",
                        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
-    html, _ = exp.from_notebook_node(nb, resources={"metadata": {"name": title or Path(nb_path).stem}})
+    html, _ = exp.from_notebook_node(_strip_for_html(nb), resources={"metadata": {"name": title or "report"}})
     return html
+
+def warm_html() -> None:
+    """Render a two-cell notebook, so that nbconvert and the page's template are loaded (about 0.7 s) before a report's page
+    is due: a report starts it in a thread once its comparison is done (`report.run_report`), while its kernel works on
+    with a core to spare."""
+    import nbformat
+    v4 = nbformat.v4
+    render_html(v4.new_notebook(cells=[v4.new_markdown_cell("# warm"), v4.new_code_cell(outputs=[v4.new_output(
+        "display_data", data={"text/html": "<b>warm</b>", "image/png": "iVBORw0KGgo="})])]))
 
 # %% ../nbs/10_render.ipynb #41557b15
 def cell_stage(cell) -> str | None:
