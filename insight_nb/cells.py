@@ -23,7 +23,7 @@ __all__ = ['SETUP_CELL', 'REPORT_CELLS', 'EXTRA_HELP', 'REGRESSION_MARKDOWN', 'T
            'parameters_source', 'new_template', 'write_notebook', 'build_template', 'sync_templates', 'template_path',
            'template_parameters', 'parameters_schema']
 
-# %% ../nbs/41_cells.ipynb #6ea05448
+# %% ../nbs/41_cells.ipynb #f4fd3920
 @dataclass
 class ReportCell:
     "A reusable (markdown, code) pair; `needs` are the cells that must come before it; `params`: extra template parameters it reads."
@@ -72,7 +72,7 @@ REPORT_CELLS = {
         "from insight_nb.compare import compare\nfrom insight_nb.steps import warm_up\n\n"
         "board = compare(ds, recipe.models, cv=recipe.cv, test=recipe.test, seed=recipe.seed, time_budget=recipe.time_budget,\n"
         "                n_boot=recipe.n_boot, interval_level=recipe.interval_level, n_jobs=recipe.n_jobs, show=True,\n"
-        "                idle=warm_up)  # while it waits for its helpers' last fits, this process imports what the next cells need", needs=("profile",), stage="compare"),
+        "                meanwhile=warm_up)  # while its helpers fit, this process imports what the next cells need", needs=("profile",), stage="compare"),
     "evaluation": ReportCell(
         "## The best model on unseen data\n\nThe model chosen by cross-validation, refitted on all non-test rows, is scored once on "
         "the test split it has never seen. Intervals are 95% bootstrap intervals over the test rows. The figures show how well it "

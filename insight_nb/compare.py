@@ -364,7 +364,7 @@ class _Stream:
         elif r["status"] == "ok": print(f"{r['name']}: CV {self.board.primary} {fmt_num(r['cv'].get(self.board.primary), 4)} ({r['fit_seconds']:.1f} s)", flush=True)
         else: print(f"{r['name']}: {r['status']}", flush=True)
 
-# %% ../nbs/25_compare.ipynb #1f27f190
+# %% ../nbs/25_compare.ipynb #1e90614b
 def _evaluate_regression(pred, ds: Dataset, test_rows, oof_residuals, level: float, n_boot: int, seed: int, name: str):
     "The `RegressionEvaluation` of a refitted regressor's predictions `pred` of the test rows, its interval from the out-of-fold residuals."
     from insight_nb.evaluate import evaluate_regression
@@ -444,13 +444,14 @@ class _Shared:
     processes: this process runs them from the first candidate's first fit on, in order; each idle helper takes the last
     fit nobody has taken (from the last candidate back), one at a time, and only once the helpers have warmed up
     (`ready`), so a slow start never holds this process up; the two ends meet, where this process joins a candidate the
-    helpers are fitting only when that pays (`_join`), and only after `idle()` (`compare`'s `idle`) has run: the first
-    time this process has no fit to run and would wait, it runs that instead. `tasks_of(i)`: the `(function, kwargs)`
-    fits of candidate `i`, made once, when first needed, each fit's keyword arguments a function making them (a fold's
-    rows are sliced only when it runs). Same fits, same seeds wherever they run: the results equal one process's."""
-    def __init__(self, tasks_of, n: int, executor=None, helpers: int = 0, ready=(), idle=None):
+    helpers are fitting only when that pays (`_join`). With helpers, this process first runs `meanwhile()` (`compare`'s),
+    its own work, so the helpers take more of the fits. `tasks_of(i)`: the `(function, kwargs)` fits of candidate `i`,
+    made once, when first needed, each fit's keyword arguments a function making them (a fold's rows are sliced only
+    when it runs). Same fits, same seeds wherever they run: the results equal one process's."""
+    def __init__(self, tasks_of, n: int, executor=None, helpers: int = 0, ready=(), meanwhile=None):
         import threading
-        self.tasks_of, self.n, self.ex, self.helpers, self.ready, self.idle = tasks_of, n, executor, helpers, list(ready), idle
+        self.tasks_of, self.n, self.ex, self.helpers, self.ready = tasks_of, n, executor, helpers, list(ready)
+        self.meanwhile = meanwhile if executor is not None else None
         self.tasks, self.taken, self.running, self.stopped = {}, {}, 0, False
         self.inflight, self.here, self.cold = {}, set(), None   # the helpers' running fits (future -> (candidate, when)); the
                                                                 # candidates fitted here; the helpers' build seconds of each
@@ -495,28 +496,22 @@ class _Shared:
         `InsightError` a fit raised is raised here."""
         from concurrent.futures import FIRST_COMPLETED, wait
         tasks, got = self._tasks(i), {}
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None: meanwhile()   # first: the helpers take the fits from the other end meanwhile
         for j in range(len(tasks)):
             while True:
                 with self.lock:
                     busy = {f: t for f, (c, t) in self.inflight.items() if c == i}
                     free = (i, j) not in self.taken
-                    mine = free and (i in self.here or not busy or (self.idle is None and self._join(i, busy)))
+                    mine = free and (i in self.here or not busy or self._join(i, busy))
                     if mine: self.taken[i, j] = "here"
                 if mine or not free: break
-                if self._idle(): continue   # it took a while: weigh again
                 if all(f.done() for f in busy): time.sleep(0.001)   # its next fit is being handed out (`_feed`)
                 else: wait(list(busy), timeout=0.05, return_when=FIRST_COMPLETED)   # weighed again as the fits go on
             if mine:
                 self.here.add(i)
                 got[j] = _in_process(tasks[j][0], tasks[j][1]())
-        if any(not self.taken[i, j].done() for j in range(len(tasks)) if j not in got): self._idle()   # about to wait for them
         return [got[j] if j in got else self._collect(i, j) for j in range(len(tasks))]
-
-    def _idle(self) -> bool:
-        "Run `idle()` if it has not run yet; did it run?"
-        idle, self.idle = self.idle, None
-        if idle is not None: idle()
-        return idle is not None
 
     def _join(self, i: int, busy: dict) -> bool:
         """Should this process start fitting candidate `i`, which the helpers are fitting (`busy`: future -> when it was handed
@@ -550,9 +545,9 @@ class _Shared:
 class _Remote:
     """`compare`'s fits on a joblib backend (e.g. "dask": a cluster's workers), all of them there (the refits too),
     handed out in the candidates' order. Same interface as `_Shared`."""
-    def __init__(self, tasks_of, n: int, backend, idle=None):
+    def __init__(self, tasks_of, n: int, backend, meanwhile=None):
         from joblib import Parallel, delayed, parallel_config
-        self.counts, self.idle = {}, idle
+        self.counts, self.meanwhile = {}, meanwhile
         def calls():
             for i in range(n):
                 tasks = tasks_of(i)
@@ -565,9 +560,9 @@ class _Remote:
             self.results = Parallel(return_as="generator")(delayed(f)(**kw(), worker=True) for f, kw in calls())
 
     def get(self, i: int) -> list:
-        "Candidate `i`'s results in order (all of them run elsewhere; `idle()` runs here once, before the first is waited for)."
-        idle, self.idle = self.idle, None
-        if idle is not None: idle()
+        "Candidate `i`'s results in order (all of them run elsewhere; `meanwhile()` runs here once, before the first is waited for)."
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None: meanwhile()
         first = _raise_or_say(next(self.results))   # its first result: the candidate's fits are made by then
         return [first] + [_raise_or_say(next(self.results)) for _ in range(self.counts[i] - 1)]
 
@@ -604,7 +599,7 @@ def start_helpers(recipe) -> bool:
 
 def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: int = 0, time_budget: float | None = None,
             n_boot: int = 500, show: bool = False, on_result=None, interval_level: float = 0.9, n_jobs: int | None = None,
-            backend=None, cv_max_rows: int | None = CV_MAX_ROWS, idle=None) -> Leaderboard:
+            backend=None, cv_max_rows: int | None = CV_MAX_ROWS, meanwhile=None) -> Leaderboard:
     """Cross-validate every candidate on the non-test rows, refit it on them and score the held-out test split.
 
     `candidates`: model entries of `insight_nb.registry` (names, or `{name: {param: value}}`; default: its default models)
@@ -619,9 +614,9 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
     candidate on, the helpers from the last one back (`_Shared`); a refit made by a helper comes back as its pickle and is
     rebuilt here when first used (`Fitted`). Same seeds, same folds: the results equal those of `n_jobs=1`. `backend`: a
     joblib backend ("dask": the current `distributed.Client`) or a `distributed.Client`, to run every fit on a Dask
-    cluster's workers. `idle()`: called once, the first time this process would wait for fits running elsewhere (none
-    are left for it to run, or only fits it would not gain by joining: `_Shared`); a report imports there what its later
-    cells need (`steps.warm_up`). It is not called when every fit runs here.
+    cluster's workers. `meanwhile()`: this process's own work, run once, first, when helpers or a backend share the fits
+    (which then take more of them); a report imports there what its later cells need (`steps.warm_up`). It is not called
+    when every fit runs here.
 
     A regression (`ds.task == "regression"`): a random (unstratified) test split, shuffled k-fold CV, `regression_metrics`,
     ranking by R²; `board.oof[name]` are out-of-fold predictions, and each refitted model's test evaluation is a
@@ -676,10 +671,10 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
             return dict(common, X_fit=X_all, y_fit=y_all, X_pred=X_test, keep=True)
         made[i] = tasks + [(_fit_predict, refit)] if len(test_rows) else tasks
         return made[i]
-    if backend is not None: fits_of = _Remote(tasks_of, len(names), backend, idle)
+    if backend is not None: fits_of = _Remote(tasks_of, len(names), backend, meanwhile)
     elif jobs > 1:
         pool, ready = _helper_pool(jobs - 1, [c.make for c in cands.values()], ds.schema, seed)
-        fits_of = _Shared(tasks_of, len(names), pool, jobs - 1, ready, idle)
+        fits_of = _Shared(tasks_of, len(names), pool, jobs - 1, ready, meanwhile)
     else: fits_of = _Shared(tasks_of, len(names))
     def one(i: int, name: str, cand) -> dict:
         "Candidate `i`'s result: its folds' CV metrics, its refit's test metrics (a failure is its status, an InsightError is raised)."

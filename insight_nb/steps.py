@@ -602,7 +602,7 @@ def write_outputs(recipe: Recipe, ds=None, board=None, threshold: BusinessThresh
     if ds is not None: write_json(out / "reference.json", reference_summary(ds))
     return fs
 
-# %% ../nbs/40_steps.ipynb #7c9fd06c
+# %% ../nbs/40_steps.ipynb #6e499da4
 def prepare_report(recipe: Recipe, data=None):
     """The report's data: `prepare()` with the recipe's data fields (`data` replaces `recipe.source` when given). A `value_column`
     is checked (`actions.check_value_column`); one the roles set to `ignored` stays in the table, out of the models."""
@@ -624,8 +624,8 @@ WARM_UP_MODULES = ("matplotlib.figure", "matplotlib.backends.backend_agg", "insi
 
 def warm_up() -> None:
     """Import what a report's cells after the model comparison need (`WARM_UP_MODULES`, and skops for saving the model:
-    about a second), while the comparison waits for its helpers' last fits: `compare(..., idle=warm_up)`, so that second
-    is spent on a core that would idle. Best effort: a module that fails to import here raises in its own cell."""
+    about a second), while the comparison's helpers fit: `compare(..., meanwhile=warm_up)`, so that the helpers take that
+    second's share of the fits. Best effort: a module that fails to import here raises in its own cell."""
     import importlib
     for m in WARM_UP_MODULES:
         try: importlib.import_module(m)
