@@ -23,7 +23,7 @@ __all__ = ['SETUP_CELL', 'REPORT_CELLS', 'EXTRA_HELP', 'REGRESSION_MARKDOWN', 'T
            'parameters_source', 'new_template', 'write_notebook', 'build_template', 'sync_templates', 'template_path',
            'template_parameters', 'parameters_schema']
 
-# %% ../nbs/41_cells.ipynb #f4fd3920
+# %% ../nbs/41_cells.ipynb #71e1fdea
 @dataclass
 class ReportCell:
     "A reusable (markdown, code) pair; `needs` are the cells that must come before it; `params`: extra template parameters it reads."
@@ -51,6 +51,18 @@ def _outputs_code(cells) -> str:
     args = "recipe, ds" + "".join(f", {a}={v}" for c, (a, v) in _OUTPUT_ARGS.items() if c in cells)
     return f"from insight_nb.steps import write_outputs\n\nfindings = write_outputs({args})\nfindings"
 
+def _compare_code(cells) -> str:
+    """The comparison; with a drivers cell, its helper process stays up and computes the drivers section (`steps.ahead`)
+    while the cells before it run here."""
+    code = ("from insight_nb.compare import compare\nfrom insight_nb.steps import warm_up\n\n"
+            "board = compare(ds, recipe.models, cv=recipe.cv, test=recipe.test, seed=recipe.seed, time_budget=recipe.time_budget,\n"
+            "                n_boot=recipe.n_boot, interval_level=recipe.interval_level, n_jobs=recipe.n_jobs, show=True,\n"
+            "                meanwhile=warm_up")
+    if "drivers" not in cells: return code + ")  # while its helpers fit, this process imports what the next cells need"
+    return (code.replace("import warm_up", "import ahead, report_drivers, warm_up") +
+            ", keep_helpers=True)  # while its helpers fit, this process imports what the next cells need\n"
+            "ahead(\"drivers\", report_drivers, board, ds, recipe)  # the drivers are computed in the helper while the next cells run here")
+
 def _fairness_code(cells) -> str:
     thr = "thr" if "threshold" in cells else "None"
     return f"from insight_nb.steps import report_fairness, section\n\nfair = section(\"fairness\", report_fairness, board, ds, recipe, {thr})"
@@ -69,10 +81,7 @@ REPORT_CELLS = {
         "stratified k-fold cross-validation on the other rows. Models are ranked by the cross-validated primary metric (ROC AUC for "
         "two classes, accuracy otherwise) with a 95% interval over folds; ★ marks the best. When intervals overlap, the data do not "
         "separate the models.",
-        "from insight_nb.compare import compare\nfrom insight_nb.steps import warm_up\n\n"
-        "board = compare(ds, recipe.models, cv=recipe.cv, test=recipe.test, seed=recipe.seed, time_budget=recipe.time_budget,\n"
-        "                n_boot=recipe.n_boot, interval_level=recipe.interval_level, n_jobs=recipe.n_jobs, show=True,\n"
-        "                meanwhile=warm_up)  # while its helpers fit, this process imports what the next cells need", needs=("profile",), stage="compare"),
+        _compare_code, needs=("profile",), stage="compare"),
     "evaluation": ReportCell(
         "## The best model on unseen data\n\nThe model chosen by cross-validation, refitted on all non-test rows, is scored once on "
         "the test split it has never seen. Intervals are 95% bootstrap intervals over the test rows. The figures show how well it "

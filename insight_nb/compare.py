@@ -26,7 +26,7 @@ from .estimators import fit_estimator, positive_proba
 __all__ = ['PRIMARY', 'FALLBACK', 'LOWER_IS_BETTER', 'METRIC_RANGE', 'CV_MAX_ROWS', 'AUTO_JOBS_ROWS', 'AUTO_JOBS_MAX_ROWS',
            'AUTO_MAX_JOBS', 'HELPER_IDLE_S', 'Candidate', 'resolve_candidates', 'predict_values', 'split_counts',
            'cv_folds', 'cv_reasons', 'fold_interval', 'Pickled', 'cross_validate', 'choose_primary', 'Fitted',
-           'Leaderboard', 'n_jobs_for', 'warm_workers', 'start_helpers', 'compare']
+           'Leaderboard', 'n_jobs_for', 'running_helpers', 'warm_workers', 'start_helpers', 'compare']
 
 # %% ../nbs/25_compare.ipynb #f84ebdb2
 @dataclass
@@ -228,7 +228,7 @@ def _check_classes(counts: dict, task: str, n_rows: int) -> None:
                            "would fail.", where="compare", fix="collect more cases, merge the class into another, or drop it "
                            "(prepare(..., drop_rare_classes=True)); a smaller test split (-p test=0.1) keeps more rows for CV.")
 
-# %% ../nbs/25_compare.ipynb #9c4f0b71
+# %% ../nbs/25_compare.ipynb #983809e6
 class Fitted(dict):
     """`Leaderboard.estimators`: name -> (refitted estimator, its test evaluation). An estimator a helper process refitted
     (`Pickled`) is rebuilt on first access; `evaluation(name)` reads the evaluation alone, rebuilding nothing."""
@@ -242,6 +242,7 @@ class Fitted(dict):
     def values(self): return [self[k] for k in self]
     def items(self): return [(k, self[k]) for k in self]
     def evaluation(self, name): return dict.__getitem__(self, name)[1]
+    def __reduce__(self): return Fitted, (dict(dict.items(self)),)   # pickled (a section computed ahead) as it is: nothing rebuilt
 
 @dataclass
 class Leaderboard:
@@ -364,7 +365,7 @@ class _Stream:
         elif r["status"] == "ok": print(f"{r['name']}: CV {self.board.primary} {fmt_num(r['cv'].get(self.board.primary), 4)} ({r['fit_seconds']:.1f} s)", flush=True)
         else: print(f"{r['name']}: {r['status']}", flush=True)
 
-# %% ../nbs/25_compare.ipynb #1e90614b
+# %% ../nbs/25_compare.ipynb #9566c65a
 def _evaluate_regression(pred, ds: Dataset, test_rows, oof_residuals, level: float, n_boot: int, seed: int, name: str):
     "The `RegressionEvaluation` of a refitted regressor's predictions `pred` of the test rows, its interval from the out-of-fold residuals."
     from insight_nb.evaluate import evaluate_regression
@@ -424,9 +425,13 @@ def _warm(makes, schema, seed: int) -> tuple[int, list]:
 _POOLS: list = []   # the helper pools this session made (loky's reusable executor; a comparison ends them when done)
 
 def _stop_helpers():
-    """End the helper processes now (a comparison does when it is done: idle, they would hold their memory; the next
-    comparison starts new ones)."""
+    """End the helper processes now (a comparison does when it is done, unless asked to keep them: idle, they would hold
+    their memory; the next comparison starts new ones)."""
     while _POOLS: _POOLS.pop().shutdown(wait=False, kill_workers=True)
+
+def running_helpers():
+    "The executor of the helper processes a comparison left up (`compare(keep_helpers=True)`), or None."
+    return _POOLS[-1] if _POOLS else None
 
 def _helper_pool(helpers: int, makes=(), schema=None, seed: int = 0):
     """The `helpers` local worker processes of this session (loky's reusable executor; each fit there runs with one
@@ -599,7 +604,7 @@ def start_helpers(recipe) -> bool:
 
 def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: int = 0, time_budget: float | None = None,
             n_boot: int = 500, show: bool = False, on_result=None, interval_level: float = 0.9, n_jobs: int | None = None,
-            backend=None, cv_max_rows: int | None = CV_MAX_ROWS, meanwhile=None) -> Leaderboard:
+            backend=None, cv_max_rows: int | None = CV_MAX_ROWS, meanwhile=None, keep_helpers: bool = False) -> Leaderboard:
     """Cross-validate every candidate on the non-test rows, refit it on them and score the held-out test split.
 
     `candidates`: model entries of `insight_nb.registry` (names, or `{name: {param: value}}`; default: its default models)
@@ -616,7 +621,8 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
     joblib backend ("dask": the current `distributed.Client`) or a `distributed.Client`, to run every fit on a Dask
     cluster's workers. `meanwhile()`: this process's own work, run once, first, when helpers or a backend share the fits
     (which then take more of them); a report imports there what its later cells need (`steps.warm_up`). It is not called
-    when every fit runs here.
+    when every fit runs here. `keep_helpers`: leave the helper processes up when done (`running_helpers`; a report
+    computes a later section there, `steps.ahead`, and ends them, `_stop_helpers`); by default they end with the comparison.
 
     A regression (`ds.task == "regression"`): a random (unstratified) test split, shuffled k-fold CV, `regression_metrics`,
     ranking by R²; `board.oof[name]` are out-of-fold predictions, and each refitted model's test evaluation is a
@@ -722,5 +728,5 @@ def compare(ds: Dataset, candidates=None, cv: int = 5, test: float = 0.2, seed: 
                 if on_result: on_result(r)
     finally:
         fits_of.close()
-        if backend is None: _stop_helpers()   # used or not (`warm_workers` may have started them before the data was known)
+        if backend is None and not keep_helpers: _stop_helpers()   # used or not (`warm_workers` may have started them before the data was known)
     return board

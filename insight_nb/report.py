@@ -249,7 +249,7 @@ def _route(merged: dict, origins: dict, chosen, frame=None) -> dict:
 class ReportRunError(InsightError):
     "The report notebook failed while running; its partial notebook was kept."
 
-# %% ../nbs/42_report.ipynb #7b16e848
+# %% ../nbs/42_report.ipynb #e764cc4e
 @dataclass
 class ReportResult:
     """Where a published report is and what it says. `status` is "ok", or "partial" when optional sections failed
@@ -380,9 +380,10 @@ def run_report(data=None, target=None, *, template=None, params=None, config=Non
                                exit_status=EXIT_STATUS[status], **kw)
     t1 = time.perf_counter()
     try:
-        # once the models are compared, the kernel goes on with one core: this process loads the page's renderer meanwhile
+        # once the models are compared (and the drivers, which a helper computes meanwhile), the kernel goes on with one
+        # core: this process loads the page's renderer meanwhile
         executed = execute_template(spec, nb_path, cwd=tmp, km=km, timeout=timeout, kernel_env=kernel_env,
-                                    on_cell=_after_stage("compare", warm_html, prog and prog.on_cell))
+                                    on_cell=_after_stage("drivers" if "drivers" in stages else "compare", warm_html, prog and prog.on_cell))
     except BaseException as e:
         if prog is not None: prog.close()
         msg = describe_failure(e)

@@ -21,7 +21,7 @@ from .publish import write_json
 # %% auto #0
 __all__ = ['FAULT_ENV', 'METRIC_NAMES', 'OUTPUTS_TRACEBACK', 'WARM_UP_MODULES', 'best_evaluation', 'BusinessThreshold',
            'business_threshold', 'Skipped', 'chosen_class', 'report_drivers', 'report_segments', 'report_targeting',
-           'report_fairness', 'one_line', 'Failed', 'failed_section_findings', 'show_section', 'section',
+           'report_fairness', 'one_line', 'Failed', 'failed_section_findings', 'show_section', 'section', 'ahead',
            'ReportContext', 'best_model_findings', 'too_few_cases_findings', 'tie_findings', 'failed_model_findings',
            'gap_findings', 'concentrated_error_findings', 'balance_findings', 'threshold_findings', 'report_findings',
            'insight_metrics', 'section_metrics', 'report_metrics', 'SavedModel', 'save_report_model', 'write_outputs',
@@ -204,7 +204,7 @@ def report_fairness(board, ds, recipe: Recipe, threshold: BusinessThreshold | No
     t = threshold.threshold if isinstance(threshold, BusinessThreshold) else 0.5
     return _guard("fairness", lambda: fairness_for(board, ds, recipe.sensitive, threshold=t))
 
-# %% ../nbs/40_steps.ipynb #154676fa
+# %% ../nbs/40_steps.ipynb #e3cd4750
 FAULT_ENV = "INSIGHT_NB_FAULT"
 
 def _fault(name: str) -> None:
@@ -268,13 +268,60 @@ def show_section(name: str, result):
 
 def section(name: str, f, *args, **kw):
     """Run the optional report section `name` (`f(*args, **kw)`) and display it. Returns its result (a `Skipped` when it does
-    not apply), or a `Failed` when computing or displaying it raised: the error box is shown and the report goes on."""
+    not apply), or a `Failed` when computing or displaying it raised: the error box is shown and the report goes on. A
+    section started `ahead` with the same call is collected instead (if that failed in any way, it runs here)."""
     try:
         _fault(name)
-        r = f(*args, **kw)
+        r = _collect_ahead(name, f, args, kw)
+        if r is None: r = f(*args, **kw)
     except Exception as e:
         r = _failed(name, e)
     return show_section(name, r)
+
+_AHEAD: dict = {}   # section name -> (f, args, kw, future of (result, warnings)) computed in a helper process
+
+def ahead(name: str, f, *args, **kw) -> bool:
+    """Start computing the report section `name` (`f(*args, **kw)`) in the helper process a model comparison left up
+    (`compare(keep_helpers=True)`), so that this process works on the cells in between and `section(name, f, *args, **kw)`
+    only shows it (the same call with the same seed: the same result; its warnings are issued when it is shown; its figure
+    is drawn here). Returns whether it started: without a helper, or when the arguments cannot travel there, the section
+    runs here as usual."""
+    from insight_nb.compare import running_helpers
+    ex = running_helpers()
+    if ex is None: return False
+    import pickle
+    try: payload = pickle.dumps((f, args, kw), protocol=pickle.HIGHEST_PROTOCOL)   # here, so that what cannot travel fails here
+    except Exception: return False
+    try: _AHEAD[name] = (f, args, kw, ex.submit(_section_there, payload))
+    except Exception: return False
+    return True
+
+def _section_there(payload: bytes):
+    "A section computed in a helper process: its result and its warnings (one BLAS/OpenMP thread: the processes share the cores)."
+    import pickle, warnings
+    from threadpoolctl import threadpool_limits
+    f, args, kw = pickle.loads(payload)
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
+        warnings.simplefilter("default")
+        r = f(*args, **kw)
+    return r, [(w.category, str(w.message)) for w in caught]
+
+def _collect_ahead(name: str, f, args, kw):
+    """The result of the section `name` started `ahead` with this very call (the same function and argument objects), its
+    warnings issued here; None when there is none or it failed there (it then runs here). The last one collected ends the
+    helper processes."""
+    import warnings
+    from insight_nb.compare import _stop_helpers
+    f0, a0, k0, fut = _AHEAD.pop(name, (None,) * 4)
+    same = (f0 is f and len(a0 or ()) == len(args) and all(x is y for x, y in zip(a0, args))
+            and (k0 or {}).keys() == kw.keys() and all(k0[k] is kw[k] for k in kw))
+    try: r, caught = fut.result() if fut is not None and same else (None, None)
+    except Exception: r = caught = None
+    finally:
+        if not _AHEAD: _stop_helpers()
+    if caught is None: return None
+    for cat, msg in caught: warnings.warn(msg, cat, stacklevel=3)
+    return r
 
 
 
@@ -446,7 +493,7 @@ def report_findings(recipe: Recipe | None = None, ds=None, board=None, *results)
 
 
 
-# %% ../nbs/40_steps.ipynb #73a0a68a
+# %% ../nbs/40_steps.ipynb #e812c226
 def _extra_test_metrics(ev) -> dict:
     "Metrics every report has: macro F1 for binary tasks too."
     if getattr(ev, "task", None) != "binary": return {}
@@ -576,7 +623,9 @@ def write_outputs(recipe: Recipe, ds=None, board=None, threshold: BusinessThresh
     (the test metrics come from `board`), except a regression's `RegressionEvaluation` (default: the best model's), whose findings
     (typical error, coverage of the prediction interval) are the report's. A section whose metrics.json entry cannot be built fails alone: its error box is
     shown here (so `run_report` publishes the report as partial), it gets a high finding, and the rest is written."""
+    from insight_nb.compare import _stop_helpers
     from insight_nb.history import reference_summary
+    _stop_helpers()   # helpers a comparison left up for a section computed `ahead` (done by now)
     out = Path(out_dir)
     insights = dict(drivers=drivers, segments=segments, targeting=targeting, fairness=fairness, history=history,
                     value_targeting=value_targeting, ranking=ranking)
