@@ -204,7 +204,7 @@ def report_fairness(board, ds, recipe: Recipe, threshold: BusinessThreshold | No
     t = threshold.threshold if isinstance(threshold, BusinessThreshold) else 0.5
     return _guard("fairness", lambda: fairness_for(board, ds, recipe.sensitive, threshold=t))
 
-# %% ../nbs/40_steps.ipynb #e3cd4750
+# %% ../nbs/40_steps.ipynb #c207098f
 FAULT_ENV = "INSIGHT_NB_FAULT"
 
 def _fault(name: str) -> None:
@@ -318,7 +318,7 @@ def _collect_ahead(name: str, f, args, kw):
     try: r, caught = fut.result() if fut is not None and same else (None, None)
     except Exception: r = caught = None
     finally:
-        if not _AHEAD: _stop_helpers()
+        if fut is not None and not _AHEAD: _stop_helpers()
     if caught is None: return None
     for cat, msg in caught: warnings.warn(msg, cat, stacklevel=3)
     return r

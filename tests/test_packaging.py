@@ -18,7 +18,7 @@ def test_environment_yml_has_the_same_pins_as_settings():
     assert pins == set(s["requirements"].split()) | set(s["dev_requirements"].split())
 
 def test_console_script_declared():
-    assert settings()["console_scripts"] == "insight-nb=insight_nb.cli:main"
+    assert settings()["console_scripts"] == "insight-nb=insight_nb.cli:console"
 
 def test_demo_data_present_with_attribution():
     d = ROOT / "insight_nb" / "demo_data"
