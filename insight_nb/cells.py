@@ -23,7 +23,7 @@ __all__ = ['SETUP_CELL', 'REPORT_CELLS', 'EXTRA_HELP', 'REGRESSION_MARKDOWN', 'T
            'parameters_source', 'new_template', 'write_notebook', 'build_template', 'sync_templates', 'template_path',
            'template_parameters', 'parameters_schema']
 
-# %% ../nbs/41_cells.ipynb #71e1fdea
+# %% ../nbs/41_cells.ipynb #f0e1c7e5
 @dataclass
 class ReportCell:
     "A reusable (markdown, code) pair; `needs` are the cells that must come before it; `params`: extra template parameters it reads."
@@ -51,17 +51,23 @@ def _outputs_code(cells) -> str:
     args = "recipe, ds" + "".join(f", {a}={v}" for c, (a, v) in _OUTPUT_ARGS.items() if c in cells)
     return f"from insight_nb.steps import write_outputs\n\nfindings = write_outputs({args})\nfindings"
 
+# the sections a report's comparison helper computes (`steps.ahead`) while the cells before them run in the kernel
+_AHEAD_CELLS = {"drivers": "report_drivers", "segments": "report_segments"}
+
 def _compare_code(cells) -> str:
-    """The comparison; with a drivers cell, its helper process stays up and computes the drivers section (`steps.ahead`)
-    while the cells before it run here."""
+    """The comparison; with drivers or segments cells, its helper process stays up and computes those sections
+    (`steps.ahead`, `_AHEAD_CELLS`) while the cells before them run here."""
     code = ("from insight_nb.compare import compare\nfrom insight_nb.steps import warm_up\n\n"
             "board = compare(ds, recipe.models, cv=recipe.cv, test=recipe.test, seed=recipe.seed, time_budget=recipe.time_budget,\n"
             "                n_boot=recipe.n_boot, interval_level=recipe.interval_level, n_jobs=recipe.n_jobs, show=True,\n"
             "                meanwhile=warm_up")
-    if "drivers" not in cells: return code + ")  # while its helpers fit, this process imports what the next cells need"
-    return (code.replace("import warm_up", "import ahead, report_drivers, warm_up") +
+    early = [c for c in _AHEAD_CELLS if c in cells]
+    if not early: return code + ")  # while its helpers fit, this process imports what the next cells need"
+    names = ", ".join(["ahead", *(_AHEAD_CELLS[c] for c in early), "warm_up"])
+    return (code.replace("import warm_up", f"import {names}") +
             ", keep_helpers=True)  # while its helpers fit, this process imports what the next cells need\n"
-            "ahead(\"drivers\", report_drivers, board, ds, recipe)  # the drivers are computed in the helper while the next cells run here")
+            "# the helper computes these sections while the next cells run here\n" +
+            "\n".join(f"ahead(\"{c}\", {_AHEAD_CELLS[c]}, board, ds, recipe)" for c in early))
 
 def _fairness_code(cells) -> str:
     thr = "thr" if "threshold" in cells else "None"

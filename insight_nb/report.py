@@ -24,9 +24,9 @@ from .publish import (usual_permissions, check_out, default_out, for_python, pac
 from .cells import (TEMPLATE_DIR, TEMPLATES, template_parameters, template_path)
 
 # %% auto #0
-__all__ = ['REPORT_FILES', 'EXIT_STATUS', 'ReportSpec', 'resolve_report', 'ReportRunError', 'ReportResult', 'route_cell',
-           'run_report', 'METRIC_NAMES', 'BusinessThreshold', 'Failed', 'ReportContext', 'Skipped', 'balance_findings',
-           'best_evaluation', 'best_model_findings', 'business_threshold', 'failed_model_findings',
+__all__ = ['REPORT_FILES', 'EXIT_STATUS', 'WARM_HTML_MAX_ROWS', 'ReportSpec', 'resolve_report', 'ReportRunError', 'ReportResult',
+           'route_cell', 'run_report', 'METRIC_NAMES', 'BusinessThreshold', 'Failed', 'ReportContext', 'Skipped',
+           'balance_findings', 'best_evaluation', 'best_model_findings', 'business_threshold', 'failed_model_findings',
            'failed_section_findings', 'gap_findings', 'insight_metrics', 'report_drivers', 'report_fairness',
            'report_findings', 'report_metrics', 'report_segments', 'report_targeting', 'section', 'show_section',
            'threshold_findings', 'tie_findings', 'too_few_cases_findings', 'write_outputs', 'EXTRA_HELP',
@@ -249,7 +249,7 @@ def _route(merged: dict, origins: dict, chosen, frame=None) -> dict:
 class ReportRunError(InsightError):
     "The report notebook failed while running; its partial notebook was kept."
 
-# %% ../nbs/42_report.ipynb #e764cc4e
+# %% ../nbs/42_report.ipynb #026e338f
 @dataclass
 class ReportResult:
     """Where a published report is and what it says. `status` is "ok", or "partial" when optional sections failed
@@ -323,6 +323,19 @@ def _progress(progress, stages: list, started: float):
     if progress is None or progress is False or isinstance(progress, StageProgress): return progress or None
     return StageProgress(["check"] + stages + ["html"], out=None if progress is True else progress, started=started)
 
+WARM_HTML_MAX_ROWS = 200_000   # a bigger table's report loads the page's renderer only after its kernel has ended (the renderer's
+                               # memory would add to the kernel's peak, which is what a million-row report is measured by)
+
+def _warm_listener(spec, stages: list, on_cell=None):
+    """The run's cell listener: `on_cell`, and, for a table of at most `WARM_HTML_MAX_ROWS` rows, the page's renderer loaded in a
+    thread (`render.warm_html`) once the models are compared (and the drivers, which a helper computes meanwhile): the
+    kernel then goes on with a core to spare."""
+    from insight_nb.data import estimate_rows
+    try: rows = estimate_rows(spec.recipe.source)
+    except Exception: rows = None
+    if rows is None or rows > WARM_HTML_MAX_ROWS: return on_cell
+    return _after_stage("drivers" if "drivers" in stages else "compare", warm_html, on_cell)
+
 def _after_stage(stage: str, then, on_cell=None):
     """An `on_cell` listener (`execute_template`) that passes each cell on to `on_cell` and, once a cell of `stage` has run,
     starts `then()` in a background thread (its errors are ignored: it only gets ahead of later work)."""
@@ -380,10 +393,8 @@ def run_report(data=None, target=None, *, template=None, params=None, config=Non
                                exit_status=EXIT_STATUS[status], **kw)
     t1 = time.perf_counter()
     try:
-        # once the models are compared (and the drivers, which a helper computes meanwhile), the kernel goes on with one
-        # core: this process loads the page's renderer meanwhile
         executed = execute_template(spec, nb_path, cwd=tmp, km=km, timeout=timeout, kernel_env=kernel_env,
-                                    on_cell=_after_stage("drivers" if "drivers" in stages else "compare", warm_html, prog and prog.on_cell))
+                                    on_cell=_warm_listener(spec, stages, prog and prog.on_cell))
     except BaseException as e:
         if prog is not None: prog.close()
         msg = describe_failure(e)
