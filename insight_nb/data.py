@@ -25,7 +25,7 @@ from .core import DataError, close_matches, did_you_mean, set_option_hint, warn
 __all__ = ['TEXT_SUFFIXES', 'PARQUET_SUFFIXES', 'JSONL_SUFFIXES', 'EXCEL_SUFFIXES', 'SEPARATORS', 'SEP_NAMES', 'COMMON_ENCODINGS',
            'MAGIC', 'DEMO_DIR', 'DEMOS', 'HEAD_BYTES', 'sha256_bytes', 'frame_sha256', 'check_sep', 'check_encoding',
            'binary_kind', 'sniff_separator', 'check_unique_columns', 'load_table', 'demo_path', 'load_demo',
-           'estimate_rows', 'read_columns']
+           'release_memory', 'estimate_rows', 'read_columns']
 
 # %% ../nbs/01_data.ipynb #b238f73f
 TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt", ".dat"}
@@ -330,6 +330,14 @@ def load_demo(name: str, split: str | None = None) -> pd.DataFrame:
     df = load_table(demo_path(name, split))
     df.attrs.update(source=f"demo:{name}" + (f":{split}" if split else ""), target=DEMOS[name]["target"])
     return df
+
+# %% ../nbs/01_data.ipynb #9b350807
+def release_memory() -> None:
+    """Hand back to the system the memory pyarrow's allocator keeps from freed buffers (it keeps freed pages for reuse):
+    after a million-row table was read and its intermediate arrow arrays dropped, about half a gigabyte that nothing uses.
+    A run calls it once a big read is done (`report.run_report` after routing, `steps.prepare_report` after loading)."""
+    import sys
+    if "pyarrow" in sys.modules: sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 # %% ../nbs/01_data.ipynb #9db3e9ea
 def estimate_rows(source) -> int | None:
