@@ -27,7 +27,7 @@ def _strip_for_html(nb):
         cells.append(c)
     return NotebookNode(nb, cells=cells)
 
-# %% ../nbs/10_render.ipynb #6e77061c
+# %% ../nbs/10_render.ipynb #7bc92f00
 # JupyterLab's look without its scripts (require.js, MathJax, widgets, mermaid come from CDNs): the page works offline.
 HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
@@ -50,8 +50,8 @@ def render_html(nb, title: str | None = None) -> str:
 
 def warm_html() -> None:
     """Render a two-cell notebook, so that nbconvert and the page's template are loaded (about 0.7 s) before a report's page
-    is due: a report starts it in a thread once its comparison is done (`report.run_report`), while its kernel works on
-    with a core to spare."""
+    is due: a report starts it in a thread once its comparison (and the drivers its helper computes) are done
+    (`report._warm_listener`), while its kernel works on with a core to spare."""
     import nbformat
     v4 = nbformat.v4
     render_html(v4.new_notebook(cells=[v4.new_markdown_cell("# warm"), v4.new_code_cell(outputs=[v4.new_output(
